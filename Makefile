@@ -1,0 +1,61 @@
+# Fiscus — every habit has a target. `make help` lists them.
+SHELL := /bin/bash
+PYTHON_BIN ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+VAR := var
+ADMIN_KEY_FILE := $(VAR)/admin-api-key
+
+# An admin key for local runs: FISCUS_ADMIN_API_KEY if set, else one generated once.
+export FISCUS_ADMIN_API_KEY ?= $(shell mkdir -p $(VAR) && { test -s $(ADMIN_KEY_FILE) || \
+	$(PYTHON_BIN) -c 'import secrets; print("fk_" + secrets.token_urlsafe(32))' > $(ADMIN_KEY_FILE); } \
+	&& cat $(ADMIN_KEY_FILE))
+
+.PHONY: help install services migrate up down demo test test-fast lint format docs bench clean
+
+help:
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(PY) || $(PYTHON_BIN) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP) ## Create .venv with the pinned dependencies
+
+services: ## Check Postgres, RabbitMQ and Redis; start any that are down
+	@bash deploy/local-services.sh
+
+migrate: install services ## Create roles and schemas, apply every service's migrations
+	$(PY) -m shared.migrations upgrade
+
+up: migrate ## Start the stack in the background; returns when the gateway is ready
+	$(PY) deploy/stack.py up
+
+down: ## Stop every process `make up` started
+	@$(PY) deploy/stack.py down
+
+demo: up ## Run a society-wide reform simulation end to end and print the report
+	$(PY) deploy/demo.py
+	@echo "The stack keeps running at http://127.0.0.1:8000 (docs at /docs). Stop it with: make down"
+
+test: install services lint ## Lint, type-check and run the whole test suite
+	$(PY) -m pytest -q
+
+test-fast: install ## Tests that need neither policyengine-us nor the whole stack
+	$(PY) -m pytest -q -m "not slow"
+
+lint: install ## ruff and mypy --strict
+	$(VENV)/bin/ruff check shared contracts services sdk tests deploy
+	$(VENV)/bin/ruff format --check shared contracts services sdk tests deploy
+	$(VENV)/bin/mypy shared contracts services sdk
+
+format: install
+	$(VENV)/bin/ruff check --fix shared contracts services sdk tests deploy
+	$(VENV)/bin/ruff format shared contracts services sdk tests deploy
+
+clean: down
+	rm -rf $(VAR)

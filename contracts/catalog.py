@@ -1,0 +1,24 @@
+"""Every event type Fiscus publishes, with its payload model."""
+
+from __future__ import annotations
+
+from contracts.envelope import EventPayload
+from contracts.events.dataset.v1 import DatasetRegistered
+from contracts.events.policy.v1 import PolicyCreated
+from contracts.events.report.v1 import ReportCompleted
+from contracts.events.simulation.v1 import (
+    SimulationCompleted,
+    SimulationFailed,
+    SimulationRequested,
+)
+
+EVENT_PAYLOADS: tuple[type[EventPayload], ...] = (
+    DatasetRegistered,
+    PolicyCreated,
+    SimulationRequested,
+    SimulationCompleted,
+    SimulationFailed,
+    ReportCompleted,
+)
+
+PAYLOAD_BY_TYPE: dict[str, type[EventPayload]] = {p.event_type: p for p in EVENT_PAYLOADS}

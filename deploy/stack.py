@@ -1,0 +1,136 @@
+"""Run the Fiscus stack as local processes: `up`, `down`, `status`.
+
+Reads deploy/Procfile, starts each process in its own session with its log under
+var/log/, records pids under var/run/, and (for `up`) returns once the gateway's
+/readyz answers 200. `down` stops every process it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PROCFILE = ROOT / "deploy" / "Procfile"
+
+
+def read_procfile(path: Path = PROCFILE) -> dict[str, str]:
+    processes: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            name, _, command = line.partition(":")
+            processes[name.strip()] = command.strip()
+    return processes
+
+
+def _pid_file(var: Path, name: str) -> Path:
+    return var / "run" / f"{name}.pid"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def running(var: Path) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for name in read_procfile():
+        pid_file = _pid_file(var, name)
+        if pid_file.exists():
+            pid = int(pid_file.read_text())
+            if _alive(pid):
+                found[name] = pid
+    return found
+
+
+def up(var: Path, gateway_url: str, timeout: float) -> None:
+    (var / "log").mkdir(parents=True, exist_ok=True)
+    (var / "run").mkdir(parents=True, exist_ok=True)
+    already = running(var)
+    python = sys.executable
+    for name, command in read_procfile().items():
+        if name in already:
+            print(f"  {name:12} already running (pid {already[name]})")
+            continue
+        argv = command.split()
+        if argv[0] == "python":
+            argv[0] = python
+        log = open(var / "log" / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
+        child = subprocess.Popen(
+            argv, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        _pid_file(var, name).write_text(str(child.pid))
+        print(f"  {name:12} started (pid {child.pid}), log {var / 'log' / (name + '.log')}")
+    wait_ready(gateway_url, timeout, var)
+
+
+def wait_ready(gateway_url: str, timeout: float, var: Path) -> None:
+    deadline = time.monotonic() + timeout
+    last = ""
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{gateway_url}/readyz", timeout=3) as answer:
+                if answer.status == 200:
+                    print(f"gateway ready at {gateway_url}")
+                    return
+        except urllib.error.HTTPError as exc:
+            last = exc.read().decode(errors="replace")
+        except OSError as exc:
+            last = str(exc)
+        dead = [name for name in read_procfile() if name not in running(var)]
+        if dead:
+            raise SystemExit(f"processes exited during start: {', '.join(dead)}; see {var / 'log'}")
+        time.sleep(1)
+    raise SystemExit(f"gateway not ready after {timeout:.0f} s: {last}")
+
+
+def down(var: Path) -> None:
+    procs = running(var)
+    for pid in procs.values():
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(_alive(pid) for pid in procs.values()):
+        time.sleep(0.2)
+    for name, pid in procs.items():
+        if _alive(pid):
+            os.killpg(pid, signal.SIGKILL)
+        print(f"  {name:12} stopped")
+    for name in read_procfile():
+        _pid_file(var, name).unlink(missing_ok=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("action", choices=["up", "down", "status"])
+    parser.add_argument("--var", type=Path, default=ROOT / "var")
+    parser.add_argument("--gateway-url", default=None)
+    parser.add_argument("--timeout", type=float, default=300)
+    args = parser.parse_args()
+    port = os.environ.get("FISCUS_GATEWAY_PORT", "8000")
+    gateway_url = args.gateway_url or f"http://127.0.0.1:{port}"
+    if args.action == "up":
+        up(args.var, gateway_url, args.timeout)
+    elif args.action == "down":
+        down(args.var)
+    else:
+        for name, pid in running(args.var).items():
+            print(f"  {name:12} pid {pid}")
+
+
+if __name__ == "__main__":
+    main()

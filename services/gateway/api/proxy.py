@@ -1,0 +1,89 @@
+"""The public `/api/v1` routes: authenticate, then forward to the owning service."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import httpx
+from fastapi import APIRouter, Depends, Request
+from starlette.background import BackgroundTask
+from starlette.responses import Response, StreamingResponse
+
+from services.gateway.domain.auth import Principal, authenticate, bearer_token
+from services.gateway.domain.routing import owner_of
+from shared.logs import request_id_var
+from shared.problems import ProblemError
+from shared.settings import Settings
+
+# Headers a client may send on to a service, and a service may send back.
+FORWARDED_REQUEST_HEADERS = ("content-type", "accept", "if-match", "if-none-match")
+FORWARDED_RESPONSE_HEADERS = (
+    "content-type",
+    "location",
+    "content-disposition",
+    "etag",
+    "retry-after",
+    "x-content-sha256",
+)
+HTTP_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+def current_principal(request: Request) -> Principal:
+    settings: Settings = request.app.state.settings
+    admin_key = settings.admin_api_key.get_secret_value() if settings.admin_api_key else None
+    principal = authenticate(bearer_token(request.headers.get("authorization")), admin_key)
+    if principal is None:
+        raise ProblemError(
+            401,
+            "Unauthorized",
+            "send a valid API key as `Authorization: Bearer <key>`",
+            kind="unauthorized",
+        )
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+router = APIRouter(prefix="/api/v1", include_in_schema=False)
+
+
+@router.api_route("/{path:path}", methods=HTTP_METHODS)
+async def forward(path: str, request: Request, principal: CurrentPrincipal) -> Response:
+    full_path = f"/api/v1/{path}"
+    service = owner_of(full_path)
+    if service is None:
+        raise ProblemError(404, "Not Found", f"no resource at {full_path}", kind="not-found")
+    settings: Settings = request.app.state.settings
+    client: httpx.AsyncClient = request.app.state.http
+    headers = {k: v for k, v in request.headers.items() if k.lower() in FORWARDED_REQUEST_HEADERS}
+    headers["x-request-id"] = request_id_var.get() or ""
+    headers["x-fiscus-principal"] = f"{principal.key_id}:{principal.role}"
+    upstream = client.build_request(
+        request.method,
+        settings.service_url(service) + full_path,
+        params=request.query_params,
+        headers=headers,
+        content=await request.body(),
+    )
+    try:
+        answer = await client.send(upstream, stream=True)
+    except httpx.TimeoutException as exc:
+        raise ProblemError(
+            504, "Gateway Timeout", f"the {service} service did not answer in time"
+        ) from exc
+    except httpx.TransportError as exc:
+        raise ProblemError(
+            503,
+            "Service Unavailable",
+            f"the {service} service is unreachable; try again shortly",
+            kind="unavailable",
+        ) from exc
+    response_headers = {
+        k: v for k, v in answer.headers.items() if k.lower() in FORWARDED_RESPONSE_HEADERS
+    }
+    return StreamingResponse(
+        answer.aiter_raw(),
+        status_code=answer.status_code,
+        headers=response_headers,
+        background=BackgroundTask(answer.aclose),
+    )

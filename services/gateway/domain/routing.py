@@ -1,0 +1,26 @@
+"""Which service owns which public path."""
+
+from __future__ import annotations
+
+import re
+
+from shared.settings import ServiceName
+
+# First match wins: the report of a simulation belongs to aggregation, the rest of
+# /simulations to the simulation service.
+ROUTES: tuple[tuple[re.Pattern[str], ServiceName], ...] = (
+    (re.compile(r"^/api/v1/simulations/[^/]+/report$"), "aggregation"),
+    (re.compile(r"^/api/v1/simulations(/.*)?$"), "simulation"),
+    (re.compile(r"^/api/v1/datasets(/.*)?$"), "dataset"),
+    (re.compile(r"^/api/v1/policies(/.*)?$"), "policy"),
+)
+
+UPSTREAMS: tuple[ServiceName, ...] = ("dataset", "policy", "simulation", "aggregation")
+
+
+def owner_of(path: str) -> ServiceName | None:
+    """The service that answers `path`, or None when no service does."""
+    for pattern, service in ROUTES:
+        if pattern.match(path):
+            return service
+    return None

@@ -1,0 +1,88 @@
+"""Wiring of the gateway process: the public REST API of Fiscus."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from starlette.responses import HTMLResponse
+
+from services.gateway.api import docs, proxy
+from services.gateway.db.tables import metadata
+from services.gateway.domain.routing import UPSTREAMS
+from shared.problems import install_problem_handlers
+from shared.service import ServiceProcess, health_router, serve
+from shared.settings import Settings, get_settings
+
+DESCRIPTION = """PolicyEngine US tax-benefit microsimulations as a service.
+
+Every `/api/v1` route requires `Authorization: Bearer <API key>`. Errors are
+`application/problem+json` (RFC 9457) with a `request_id`.
+"""
+
+
+def create_app(settings: Settings) -> FastAPI:
+    process = ServiceProcess("gateway", settings, metadata)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.http = httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=3.0))
+        await process.start()
+        try:
+            yield
+        finally:
+            await process.stop()
+            await app.state.http.aclose()
+
+    app = FastAPI(
+        title="Fiscus",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.process = process
+    install_problem_handlers(app)
+
+    async def readiness(request: Request) -> dict[str, str]:
+        checks = await process.readiness()
+        client: httpx.AsyncClient = request.app.state.http
+
+        async def upstream(service: str) -> tuple[str, str]:
+            try:
+                answer = await client.get(settings.service_url(service) + "/readyz", timeout=3)  # type: ignore[arg-type]
+                return (
+                    service,
+                    "ok" if answer.status_code == 200 else f"status {answer.status_code}",
+                )
+            except httpx.HTTPError as exc:
+                return service, type(exc).__name__
+
+        checks.update(await asyncio.gather(*(upstream(service) for service in UPSTREAMS)))
+        return checks
+
+    app.include_router(health_router(readiness))
+    app.include_router(docs.router)
+    app.include_router(proxy.router)
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="Fiscus API")
+
+    return app
+
+
+def main() -> None:
+    settings = get_settings()
+    serve(create_app(settings), "gateway", settings.gateway_port, settings)
+
+
+if __name__ == "__main__":
+    main()

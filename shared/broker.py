@@ -1,0 +1,111 @@
+"""The RabbitMQ broker with Fiscus's safe defaults.
+
+One durable topic exchange carries every event, routed by event type. Each consumer
+owns a durable quorum queue named `<service>.<purpose>` with an explicit delivery
+limit; a message that keeps failing is dead-lettered to `<queue>.dlq`. A handler's
+message is acknowledged only after the handler returned, that is after its unit of
+work committed; on an exception it is requeued and its delivery counted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from faststream import AckPolicy
+from faststream.rabbit import (
+    Channel,
+    ExchangeType,
+    QueueType,
+    RabbitBroker,
+    RabbitExchange,
+    RabbitMessage,
+    RabbitQueue,
+)
+
+from contracts.envelope import CloudEvent
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+EventHandler = Callable[[CloudEvent], Awaitable[None]]
+
+
+def events_exchange(settings: Settings) -> RabbitExchange:
+    return RabbitExchange(settings.events_exchange, type=ExchangeType.TOPIC, durable=True)
+
+
+def dead_letter_exchange(settings: Settings) -> RabbitExchange:
+    return RabbitExchange(settings.dead_letter_exchange, type=ExchangeType.DIRECT, durable=True)
+
+
+def make_broker(settings: Settings) -> RabbitBroker:
+    return RabbitBroker(
+        settings.amqp_url,
+        default_channel=Channel(prefetch_count=settings.prefetch, publisher_confirms=True),
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        logger=logging.getLogger("fiscus.broker"),
+    )
+
+
+def consumer_queue(settings: Settings, name: str, event_type: str) -> RabbitQueue:
+    """A consumer's durable quorum queue bound to one event type."""
+    return RabbitQueue(
+        name,
+        queue_type=QueueType.QUORUM,
+        durable=True,
+        routing_key=event_type,
+        arguments={
+            "x-dead-letter-exchange": settings.dead_letter_exchange,
+            "x-dead-letter-routing-key": name,
+            "x-delivery-limit": settings.delivery_limit,
+        },
+    )
+
+
+def dead_letter_queue(name: str) -> RabbitQueue:
+    return RabbitQueue(f"{name}.dlq", queue_type=QueueType.QUORUM, durable=True, routing_key=name)
+
+
+async def decode_cloudevent(message: RabbitMessage) -> Any:
+    """Decode a body as JSON whatever its content type (CloudEvents use their own)."""
+    return json.loads(message.body)
+
+
+class EventConsumers:
+    """The event subscriptions of one process, declared together with their DLQs."""
+
+    def __init__(self, broker: RabbitBroker, settings: Settings) -> None:
+        self.broker = broker
+        self._settings = settings
+        self._queues: list[str] = []
+
+    def subscribe(self, queue: str, event_type: str, handler: EventHandler) -> None:
+        """Deliver events of `event_type` to `handler` through the consumer queue `queue`."""
+        self._queues.append(queue)
+        subscriber = self.broker.subscriber(
+            consumer_queue(self._settings, queue, event_type),
+            events_exchange(self._settings),
+            decoder=decode_cloudevent,
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+        )
+        subscriber(handler)
+
+    @property
+    def queues(self) -> tuple[str, ...]:
+        return tuple(self._queues)
+
+    async def start(self) -> None:
+        """Connect, declare the dead-letter queues, then start consuming."""
+        await self.broker.connect()
+        dlx = await self.broker.declare_exchange(dead_letter_exchange(self._settings))
+        for name in self._queues:
+            dlq = await self.broker.declare_queue(dead_letter_queue(name))
+            await dlq.bind(dlx, routing_key=name)
+        await self.broker.declare_exchange(events_exchange(self._settings))
+        await self.broker.start()
+
+    async def stop(self) -> None:
+        await self.broker.stop()

@@ -1,0 +1,101 @@
+"""Process settings, read from `FISCUS_*` environment variables (and `.env`)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+
+PLACEHOLDER_PASSWORD = "fiscus-dev"
+
+ServiceName = Literal["gateway", "dataset", "policy", "simulation", "aggregation"]
+SERVICES: tuple[ServiceName, ...] = ("gateway", "dataset", "policy", "simulation", "aggregation")
+
+
+class Settings(BaseSettings):
+    """Everything a Fiscus process is configured with."""
+
+    model_config = SettingsConfigDict(env_prefix="FISCUS_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    log_level: str = "INFO"
+
+    # Administrative connection: used by migrations only, never by a running service.
+    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/fiscus"
+    # Each service logs in as its own role `fiscus_<service>` with this password.
+    db_password: SecretStr = SecretStr(PLACEHOLDER_PASSWORD)
+    db_pool_size: int = 5
+
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    events_exchange: str = "fiscus.events"
+    dead_letter_exchange: str = "fiscus.dead-letter"
+    prefetch: int = 4
+    delivery_limit: int = 5
+    outbox_poll_seconds: float = 0.2
+    outbox_batch_size: int = 100
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+
+    data_dir: Path = Path("var/data")
+    storage_url: str = ""
+
+    # Address HTTP processes bind to.
+    host: str = "127.0.0.1"
+    # Where the gateway reaches each service; empty means 127.0.0.1 on the service's port.
+    dataset_url: str = ""
+    policy_url: str = ""
+    simulation_url: str = ""
+    aggregation_url: str = ""
+    gateway_port: int = 8000
+    dataset_port: int = 8001
+    policy_port: int = 8002
+    simulation_port: int = 8003
+    aggregation_port: int = 8004
+    worker_port: int = 8013
+
+    admin_api_key: SecretStr | None = None
+    # How long the simulation API waits for a just-registered dataset or policy to reach it.
+    projection_wait_seconds: float = 10.0
+    upload_max_bytes: int = 512 * 1024 * 1024
+
+    @model_validator(mode="after")
+    def _refuse_placeholders_in_production(self) -> Settings:
+        if self.environment == "production":
+            if self.db_password.get_secret_value() == PLACEHOLDER_PASSWORD:
+                raise ValueError("FISCUS_DB_PASSWORD must be set in production")
+            if self.admin_api_key is not None and len(self.admin_api_key.get_secret_value()) < 24:
+                raise ValueError(
+                    "FISCUS_ADMIN_API_KEY must be at least 24 characters in production"
+                )
+        return self
+
+    def service_database_url(self, service: ServiceName) -> str:
+        """The URL a service connects with: its own role on the shared database."""
+        url = make_url(self.database_url).set(
+            username=f"fiscus_{service}", password=self.db_password.get_secret_value()
+        )
+        return url.render_as_string(hide_password=False)
+
+    def port_of(self, service: ServiceName) -> int:
+        port: int = getattr(self, f"{service}_port")
+        return port
+
+    def service_url(self, service: ServiceName) -> str:
+        configured: str = getattr(self, f"{service}_url", "")
+        return configured.rstrip("/") or f"http://127.0.0.1:{self.port_of(service)}"
+
+    @property
+    def resolved_storage_url(self) -> str:
+        """Root under which datasets and results are stored (fsspec URL)."""
+        if self.storage_url:
+            return self.storage_url.rstrip("/")
+        return f"file://{self.data_dir.resolve()}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,51 @@
+"""Object storage through fsspec: `file://` by default, any fsspec URL otherwise."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import fsspec
+
+CHUNK = 1024 * 1024
+
+
+def filesystem(uri: str) -> tuple[Any, str]:
+    """The fsspec filesystem serving `uri`, and the path within it."""
+    fs, path = fsspec.core.url_to_fs(uri)
+    return fs, path
+
+
+def join(root: str, *parts: str) -> str:
+    return "/".join([root.rstrip("/"), *(p.strip("/") for p in parts)])
+
+
+def write_bytes(uri: str, data: bytes) -> None:
+    """Write a whole object; an existing object at `uri` is replaced."""
+    fs, path = filesystem(uri)
+    parent = path.rsplit("/", 1)[0]
+    if parent:
+        fs.makedirs(parent, exist_ok=True)
+    with fs.open(path, "wb") as handle:
+        handle.write(data)
+
+
+def read_bytes(uri: str) -> bytes:
+    fs, path = filesystem(uri)
+    with fs.open(path, "rb") as handle:
+        data: bytes = handle.read()
+    return data
+
+
+def exists(uri: str) -> bool:
+    fs, path = filesystem(uri)
+    return bool(fs.exists(path))
+
+
+def sha256_of(uri: str) -> str:
+    digest = hashlib.sha256()
+    fs, path = filesystem(uri)
+    with fs.open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,97 @@
+"""Test fixtures on the real local Postgres and RabbitMQ.
+
+Tests use their own database (`fiscus_test` unless FISCUS_TEST_DB names another) and
+their own RabbitMQ virtual host (`fiscus-test` unless FISCUS_TEST_VHOST names
+another), so they never touch a running stack's data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from shared import migrations
+from shared.settings import SERVICES, Settings
+
+TEST_DB = os.environ.get("FISCUS_TEST_DB", "fiscus_test")
+TEST_VHOST = os.environ.get("FISCUS_TEST_VHOST", "fiscus-test")
+ADMIN_URL = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{TEST_DB}"
+# Services whose migration tree exists (tests/service/test_migrations.py requires all).
+MIGRATED_SERVICES = tuple(
+    service
+    for service in SERVICES
+    if (migrations.SERVICES_DIR / service / "db" / "migrations" / "env.py").exists()
+)
+
+
+def ensure_vhost(vhost: str) -> None:
+    """Create a RabbitMQ virtual host for the tests, with rights for guest."""
+    rabbitmqctl = shutil.which("rabbitmqctl") or "/usr/sbin/rabbitmqctl"
+    listed = subprocess.run(
+        [rabbitmqctl, "list_vhosts", "-q"], capture_output=True, text=True, check=True
+    ).stdout.split()
+    if vhost not in listed:
+        subprocess.run([rabbitmqctl, "add_vhost", vhost], check=True, capture_output=True)
+    subprocess.run(
+        [rabbitmqctl, "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
+        check=True,
+        capture_output=True,
+    )
+
+
+def reset_vhost(vhost: str) -> None:
+    """Start from an empty virtual host: no queues or exchanges from an earlier run."""
+    rabbitmqctl = shutil.which("rabbitmqctl") or "/usr/sbin/rabbitmqctl"
+    subprocess.run([rabbitmqctl, "delete_vhost", vhost], capture_output=True)
+    ensure_vhost(vhost)
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("fiscus-data")
+
+
+@pytest.fixture(scope="session")
+def settings(data_dir: Path) -> Settings:
+    reset_vhost(TEST_VHOST)
+    return Settings(
+        environment="test",
+        database_url=ADMIN_URL,
+        amqp_url=f"amqp://guest:guest@127.0.0.1:5672/{TEST_VHOST}",
+        data_dir=data_dir,
+        delivery_limit=3,
+        outbox_poll_seconds=0.05,
+        projection_wait_seconds=3.0,
+    )
+
+
+@pytest.fixture(scope="session")
+def migrated(settings: Settings) -> Iterator[Settings]:
+    """Every service schema dropped and migrated afresh, once per test session."""
+
+    async def drop_all() -> None:
+        await migrations.ensure_database(settings.database_url)
+        for service in SERVICES:
+            await migrations.drop_service_schema(settings.database_url, service)
+
+    asyncio.run(drop_all())
+    migrations.upgrade(MIGRATED_SERVICES, settings)
+    yield settings
+
+
+@pytest.fixture
+async def admin_connection(migrated: Settings) -> AsyncIterator[sa.ext.asyncio.AsyncConnection]:
+    """A superuser connection to the test database, for inspecting any schema."""
+    engine = create_async_engine(make_url(migrated.database_url))
+    async with engine.connect() as connection:
+        yield connection
+    await engine.dispose()

@@ -1,0 +1,113 @@
+"""A society-wide reform simulation through the gateway, with every service running."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from sdk import FiscusClient, FiscusError
+from tests.e2e.conftest import RunningStack
+
+pytestmark = pytest.mark.slow
+
+CTC_REFORM = {"gov.irs.credits.ctc.amount.base[0].amount": {"2025-01-01.2100-12-31": 3000}}
+PROBLEM = "application/problem+json"
+
+
+@pytest.fixture(scope="module")
+def fiscus(stack: RunningStack) -> FiscusClient:
+    return FiscusClient(stack.gateway_url, stack.admin_key)
+
+
+@pytest.fixture(scope="module")
+def finished(fiscus: FiscusClient) -> dict[str, Any]:
+    dataset = fiscus.create_synthetic_dataset("e2e population", 300, seed=11, year=2025)
+    policy = fiscus.create_policy("CTC $3,000", CTC_REFORM)
+    created = fiscus.create_simulation(dataset["id"], policy["id"], 2025)
+    assert created["status"] == "queued"
+    simulation = fiscus.wait_for_simulation(created["id"], timeout=900)
+    report = fiscus.wait_for_report(created["id"], timeout=120)
+    return {"dataset": dataset, "policy": policy, "simulation": simulation, "report": report}
+
+
+def test_every_api_route_needs_a_key(stack: RunningStack) -> None:
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic abc"}):
+        answer = httpx.get(f"{stack.gateway_url}/api/v1/datasets", headers=headers)
+        assert answer.status_code == 401
+        assert answer.headers["content-type"] == PROBLEM
+        assert answer.json()["request_id"] == answer.headers["x-request-id"]
+
+
+def test_health_and_docs(stack: RunningStack) -> None:
+    assert httpx.get(f"{stack.gateway_url}/healthz").status_code == 200
+    ready = httpx.get(f"{stack.gateway_url}/readyz").json()
+    assert ready["status"] == "ready", ready
+    document = httpx.get(f"{stack.gateway_url}/openapi.json").json()
+    for path in (
+        "/api/v1/datasets/synthetic",
+        "/api/v1/policies",
+        "/api/v1/simulations",
+        "/api/v1/simulations/{simulation_id}/report",
+    ):
+        assert path in document["paths"], sorted(document["paths"])
+    assert httpx.get(f"{stack.gateway_url}/docs").status_code == 200
+
+
+def test_simulation_completes_with_a_report(finished: dict[str, Any]) -> None:
+    simulation = finished["simulation"]
+    assert simulation["status"] == "completed", simulation
+    for stamp in ("created_at", "started_at", "completed_at"):
+        assert simulation[stamp]
+    report = finished["report"]["report"]
+    for section in ("budget", "decile", "poverty", "inequality"):
+        assert section in report
+    budget = report["budget"]
+    # A larger child tax credit costs money: revenue falls, the budget impact is negative.
+    assert budget["budgetary_impact"] < 0
+    # The synthetic population's weights scale to the ~131 million US households.
+    assert 1.2e8 < budget["households"] < 1.45e8
+
+
+def count(fiscus: FiscusClient, path: str) -> int:
+    answer = fiscus._http.get(path, params={"limit": 1000})
+    answer.raise_for_status()
+    body = answer.json()
+    items = body["items"] if isinstance(body, dict) else body
+    return len(items)
+
+
+def test_bad_input_is_refused_and_changes_nothing(
+    fiscus: FiscusClient, finished: dict[str, Any]
+) -> None:
+    paths = ("/api/v1/datasets", "/api/v1/policies", "/api/v1/simulations")
+    before = {path: count(fiscus, path) for path in paths}
+
+    malformed = fiscus._http.post(
+        "/api/v1/policies",
+        content=b'{"name": "x", "data": {',
+        headers={"content-type": "application/json"},
+    )
+    assert malformed.status_code == 422
+    assert malformed.headers["content-type"] == PROBLEM
+
+    with pytest.raises(FiscusError) as unknown_parameter:
+        fiscus.create_policy(
+            "typo", {"gov.irs.credits.ctc.amount.bse[0].amount": {"2025-01-01.2100-12-31": 1}}
+        )
+    assert unknown_parameter.value.status == 422
+    assert "gov.irs.credits.ctc.amount.bse[0].amount" in json.dumps(unknown_parameter.value.problem)
+
+    with pytest.raises(FiscusError) as unknown_dataset:
+        fiscus.create_simulation("no-such-dataset", finished["policy"]["id"], 2025)
+    assert unknown_dataset.value.status == 422
+    assert "dataset_id" in json.dumps(unknown_dataset.value.problem)
+
+    with pytest.raises(FiscusError) as no_report:
+        fiscus.get_report("no-such-simulation")
+    assert no_report.value.status == 404
+    assert no_report.value.problem["status"] == 404
+
+    assert {path: count(fiscus, path) for path in paths} == before

@@ -1,0 +1,55 @@
+"""Each service's schema: its own Alembic tree, its own role, no reach into the others."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+
+from shared import migrations
+from shared.settings import SERVICES, Settings
+
+
+def test_every_service_has_a_migration_tree() -> None:
+    for service in SERVICES:
+        assert (migrations.SERVICES_DIR / service / "db" / "migrations" / "env.py").exists()
+
+
+async def tables_of(connection: AsyncConnection, schema: str) -> set[str]:
+    rows = await connection.execute(
+        sa.text("SELECT tablename FROM pg_tables WHERE schemaname = :schema"), {"schema": schema}
+    )
+    return {row[0] for row in rows}
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_upgrade_downgrade_upgrade(
+    service: str, migrated: Settings, admin_connection: AsyncConnection
+) -> None:
+    assert {"alembic_version", "outbox", "inbox"} <= await tables_of(admin_connection, service)
+    owner = await admin_connection.scalar(
+        sa.text("SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = :s"),
+        {"s": service},
+    )
+    assert owner == migrations.role_name(service)
+    await admin_connection.commit()
+
+    migrations.downgrade((service,), migrated)  # type: ignore[arg-type]
+    assert await tables_of(admin_connection, service) == {"alembic_version"}
+    await admin_connection.commit()
+    migrations.upgrade((service,), migrated)  # type: ignore[arg-type]
+    assert {"outbox", "inbox"} <= await tables_of(admin_connection, service)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_a_service_role_cannot_read_another_schema(service: str, migrated: Settings) -> None:
+    other = next(s for s in SERVICES if s != service)
+    engine = create_async_engine(migrated.service_database_url(service))  # type: ignore[arg-type]
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(sa.text(f"SELECT count(*) FROM {service}.outbox"))
+            with pytest.raises(DBAPIError, match="permission denied"):
+                await connection.execute(sa.text(f"SELECT count(*) FROM {other}.outbox"))
+    finally:
+        await engine.dispose()
