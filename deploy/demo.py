@@ -55,14 +55,17 @@ def print_report(report: dict[str, Any]) -> None:
             average = decile["average"][key]
             relative = decile.get("relative", {}).get(key, 0.0)
             print(f"  {key:>6} {money(average):>12} {percent(relative):>10}")
+    poverty = report.get("poverty", {})
     for title, name in (("Poverty rate (SPM)", "poverty"), ("Deep poverty rate", "deep_poverty")):
-        section = report.get(name, {})
+        section = poverty.get(name, {})
         if section:
             print(f"\n{title}")
             print(f"  {'group':8} {'baseline':>10} {'reform':>10} {'change':>10}")
             for group in ("all", "child", "adult", "senior"):
                 if group in section:
                     base, reform = section[group]["baseline"], section[group]["reform"]
+                    if base is None or reform is None:
+                        continue
                     print(
                         f"  {group:8} {percent(base):>10} {percent(reform):>10}"
                         f" {(reform - base) * 100:>+9.2f}pp"

@@ -105,7 +105,11 @@ def run_migrations_online(metadata: sa.MetaData) -> None:
             target_metadata=metadata,
             version_table_schema=schema,
             include_schemas=True,
-            include_name=lambda name, kind, _parent: kind != "schema" or name == schema,
+            # The role's default schema is reported as None; other schemas are not ours.
+            include_name=lambda name, kind, _parent: kind != "schema" or name in (None, schema),
+            include_object=lambda _obj, name, kind, _reflected, _compare: (
+                not (kind == "table" and name == "alembic_version")
+            ),
         )
         with context.begin_transaction():
             context.run_migrations()

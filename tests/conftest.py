@@ -15,9 +15,8 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from shared import migrations
 from shared.settings import SERVICES, Settings
@@ -89,7 +88,7 @@ def migrated(settings: Settings) -> Iterator[Settings]:
 
 
 @pytest.fixture
-async def admin_connection(migrated: Settings) -> AsyncIterator[sa.ext.asyncio.AsyncConnection]:
+async def admin_connection(migrated: Settings) -> AsyncIterator[AsyncConnection]:
     """A superuser connection to the test database, for inspecting any schema."""
     engine = create_async_engine(make_url(migrated.database_url))
     async with engine.connect() as connection:

@@ -72,7 +72,7 @@ def test_simulation_completes_with_a_report(finished: dict[str, Any]) -> None:
 
 
 def count(fiscus: FiscusClient, path: str) -> int:
-    answer = fiscus._http.get(path, params={"limit": 1000})
+    answer = fiscus._http.get(path, params={"limit": 100})
     answer.raise_for_status()
     body = answer.json()
     items = body["items"] if isinstance(body, dict) else body

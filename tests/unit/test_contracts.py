@@ -46,7 +46,7 @@ def test_round_trip_and_unknown_fields_are_ignored() -> None:
 
 def test_payload_refuses_the_wrong_type() -> None:
     event = CloudEvent.wrap(registered(), source="/s")
-    with pytest.raises(ValueError, match="dataset.registered"):
+    with pytest.raises(ValueError, match=r"dataset\.registered"):
         event.payload(PolicyCreated)
 
 

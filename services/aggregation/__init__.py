@@ -1,0 +1,1 @@
+"""The aggregation service: impact reports from finished simulations."""

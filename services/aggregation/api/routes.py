@@ -1,0 +1,67 @@
+"""The aggregation service's internal API: impact reports of simulations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Path
+from pydantic import BaseModel
+
+from services.aggregation.db.tables import reports
+from shared.problems import PROBLEM_JSON, Problem, ProblemError
+from shared.service import UnitOfWorkDep
+
+router = APIRouter(prefix="/api/v1", tags=["reports"])
+
+
+class ImpactReport(BaseModel):
+    """A simulation's impact report, with PolicyEngine API v1's economy-output keys."""
+
+    report_id: str
+    simulation_id: str
+    dataset_id: str
+    policy_id: str
+    baseline_policy_id: str | None
+    year: int
+    model_version: str
+    created_at: datetime
+    report: dict[str, Any]
+
+
+@router.get(
+    "/simulations/{simulation_id}/report",
+    summary="The impact report of a simulation",
+    responses={
+        404: {
+            "model": Problem,
+            "content": {PROBLEM_JSON: {}},
+            "description": "The report is not ready or the simulation is unknown",
+        }
+    },
+)
+async def get_report(
+    simulation_id: Annotated[str, Path(max_length=64)], uow: UnitOfWorkDep
+) -> ImpactReport:
+    row = (
+        await uow.execute(sa.select(reports).where(reports.c.simulation_id == simulation_id))
+    ).first()
+    if row is None:
+        raise ProblemError(
+            404,
+            "Not Found",
+            f"report not ready or simulation unknown: {simulation_id}",
+            kind="not-found",
+        )
+    return ImpactReport(
+        report_id=row.id,
+        simulation_id=row.simulation_id,
+        dataset_id=row.dataset_id,
+        policy_id=row.policy_id,
+        baseline_policy_id=row.baseline_policy_id,
+        year=row.year,
+        model_version=row.model_version,
+        created_at=row.created_at,
+        report=row.report,
+    )

@@ -1,0 +1,93 @@
+"""When a simulation completes: build its impact report and announce it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+
+import sqlalchemy as sa
+
+from contracts.envelope import CloudEvent
+from contracts.events.report.v1 import ReportCompleted
+from contracts.events.simulation.v1 import ResultFile, SimulationCompleted
+from services.aggregation.db.tables import reports
+from services.aggregation.domain.report import Report, ResultsError, build_report
+from services.aggregation.domain.results import ResultFileContent, read_results
+from shared import storage
+from shared.broker import EventHandler
+from shared.db import Database
+
+log = logging.getLogger(__name__)
+
+CONSUMER = "aggregation.simulation-completed"
+
+
+def report_from_results(results: list[ResultFile]) -> Report:
+    """Read the result files and build the report (blocking: run it in a thread)."""
+    contents = [
+        ResultFileContent(uri=file.uri, sha256=file.sha256, data=storage.read_bytes(file.uri))
+        for file in results
+    ]
+    households, people = read_results(contents)
+    return build_report(households, people)
+
+
+def handle_simulation_completed(database: Database, source: str) -> EventHandler:
+    """The consumer of `simulation.completed`, writing through `database`."""
+
+    async def on_simulation_completed(event: CloudEvent) -> None:
+        completed: SimulationCompleted = event.payload(SimulationCompleted)
+        async with database.unit_of_work() as uow:
+            if not await uow.first_delivery(CONSUMER, event):
+                return
+            existing = await uow.execute(
+                sa.select(reports.c.id).where(reports.c.simulation_id == completed.simulation_id)
+            )
+            if existing.first() is not None:
+                # Another completion event of the same simulation: its report stands.
+                await uow.commit()
+                return
+            started = time.perf_counter()
+            report = await asyncio.to_thread(report_from_results, completed.results)
+            report_id = str(uuid.uuid4())
+            await uow.execute(
+                reports.insert().values(
+                    id=report_id,
+                    simulation_id=completed.simulation_id,
+                    dataset_id=completed.dataset_id,
+                    policy_id=completed.policy_id,
+                    baseline_policy_id=completed.baseline_policy_id,
+                    year=completed.year,
+                    model_version=completed.model_version,
+                    source_event_id=event.id,
+                    report=report,
+                )
+            )
+            budget = report["budget"]
+            if budget["budgetary_impact"] is None or budget["households"] is None:
+                raise ResultsError("the results give no finite budgetary impact")
+            await uow.publish(
+                CloudEvent.wrap(
+                    ReportCompleted(
+                        simulation_id=completed.simulation_id,
+                        report_id=report_id,
+                        budgetary_impact=budget["budgetary_impact"],
+                        households=budget["households"],
+                    ),
+                    source=source,
+                    subject=completed.simulation_id,
+                )
+            )
+            await uow.commit()
+        log.info(
+            "report built",
+            extra={
+                "simulation_id": completed.simulation_id,
+                "report_id": report_id,
+                "seconds": round(time.perf_counter() - started, 3),
+            },
+        )
+
+    return on_simulation_completed

@@ -1,0 +1,36 @@
+"""Wiring of the aggregation service: database, consumers, outbox relay and HTTP API."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from contracts.events.simulation.v1 import SimulationCompleted
+from services.aggregation.api.routes import router
+from services.aggregation.db.tables import metadata
+from services.aggregation.handlers.simulation_completed import (
+    CONSUMER,
+    handle_simulation_completed,
+)
+from shared.service import ServiceProcess, create_service_app, serve
+from shared.settings import Settings, get_settings
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The aggregation service's app; its lifespan runs the consumer and the relay."""
+    process = ServiceProcess("aggregation", settings, metadata)
+    process.consumers.subscribe(
+        CONSUMER,
+        SimulationCompleted.event_type,
+        handle_simulation_completed(process.database, process.source),
+    )
+    return create_service_app(
+        process,
+        [router],
+        title="Fiscus aggregation",
+        description="Impact reports of finished simulations, in PolicyEngine API v1's terms.",
+    )
+
+
+if __name__ == "__main__":
+    settings = get_settings()
+    serve(create_app(settings), "aggregation", settings.aggregation_port, settings)

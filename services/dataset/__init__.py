@@ -1,0 +1,1 @@
+"""The dataset service: registers, validates, stores and serves population microdata."""

@@ -1,0 +1,215 @@
+"""The dataset service's internal API; the gateway forwards these paths unchanged.
+
+Registering the same content twice gives two datasets, each with its own id and
+name and the same `sha256`: a dataset is a registration, its hash names the content.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from sqlalchemy.engine import RowMapping
+
+from contracts.envelope import CloudEvent
+from contracts.events.dataset.v1 import DatasetRegistered
+from services.dataset.api.dataset_files import (
+    archive_sources,
+    dataset_root,
+    remove_files,
+    store_files,
+)
+from services.dataset.api.upload_form import UPLOAD_REQUEST_BODY, upload_form
+from services.dataset.db.datasets import find_dataset, insert_dataset, list_datasets
+from services.dataset.domain.archive import stream_population_archive
+from services.dataset.domain.datasets import (
+    DatasetPage,
+    DatasetResource,
+    Source,
+    SyntheticDatasetRequest,
+    decode_cursor,
+    page_of,
+    resource_from_row,
+)
+from services.dataset.domain.intake import PopulationFiles, check_upload, synthesize
+from shared.problems import PROBLEM_JSON, FieldError, Problem, ProblemError, invalid, not_found
+from shared.service import ProcessDep, ServiceProcess, UnitOfWorkDep
+
+PATH = "/api/v1/datasets"
+MAX_PAGE = 100
+
+router = APIRouter(prefix=PATH, tags=["datasets"])
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {"description": description, "model": Problem, "content": {PROBLEM_JSON: {}}}
+
+
+async def _register(
+    process: ServiceProcess,
+    *,
+    name: str,
+    source: Source,
+    year: int,
+    seed: int | None,
+    population: PopulationFiles,
+) -> RowMapping:
+    """Store the files, then the row and its `dataset.registered` event in one transaction.
+
+    Files go first so that the event never announces files that are not there yet;
+    if the transaction fails before its commit, the files are removed again.
+    """
+    dataset_id = str(uuid.uuid4())
+    root = dataset_root(process.settings, dataset_id)
+    await asyncio.to_thread(store_files, root, population.files)
+    committing = False
+    try:
+        # Opened only now, so no connection is held while the files are generated or checked.
+        async with process.database.unit_of_work() as uow:
+            row = await insert_dataset(
+                uow,
+                dataset_id=dataset_id,
+                name=name,
+                source=source,
+                year=year,
+                seed=seed,
+                storage_uri=root,
+                population=population,
+            )
+            event = DatasetRegistered(
+                dataset_id=dataset_id,
+                name=name,
+                storage_uri=root,
+                sha256=population.sha256,
+                year=year,
+                households=population.summary.households,
+                people=population.summary.people,
+                states=list(population.summary.states),
+            )
+            await uow.publish(CloudEvent.wrap(event, source=process.source, subject=dataset_id))
+            committing = True
+            await uow.commit()
+    except BaseException:
+        # After a failed commit the outcome is unknown: keep the files rather than
+        # risk a committed dataset without them.
+        if not committing:
+            await asyncio.to_thread(remove_files, root)
+        raise
+    return row
+
+
+@router.post(
+    "/synthetic",
+    status_code=201,
+    summary="Generate and register the built-in synthetic US population",
+    responses={422: _problem("Invalid body")},
+)
+async def create_synthetic_dataset(
+    body: SyntheticDatasetRequest, process: ProcessDep, response: Response
+) -> DatasetResource:
+    population = await asyncio.to_thread(synthesize, body.households, body.seed, body.year)
+    row = await _register(
+        process,
+        name=body.name,
+        source="synthetic",
+        year=body.year,
+        seed=body.seed,
+        population=population,
+    )
+    response.headers["Location"] = f"{PATH}/{row['id']}"
+    return resource_from_row(row)
+
+
+@router.post(
+    "",
+    status_code=201,
+    summary="Register an uploaded population: a zip of the six entity Parquet files",
+    openapi_extra={"requestBody": UPLOAD_REQUEST_BODY},
+    responses={
+        400: _problem("Malformed multipart body"),
+        413: _problem("Upload over the size limit"),
+        415: _problem("Not multipart/form-data"),
+        422: _problem("Invalid fields, archive or population; `errors` names each problem"),
+    },
+)
+async def upload_dataset(
+    request: Request, process: ProcessDep, response: Response
+) -> DatasetResource:
+    max_bytes = process.settings.upload_max_bytes
+    async with upload_form(request, max_bytes) as form:
+        checked = await asyncio.to_thread(
+            check_upload, form.archive.file, max_uncompressed_bytes=max_bytes
+        )
+    if checked.population is None:
+        raise invalid(checked.errors)
+    row = await _register(
+        process,
+        name=form.fields.name,
+        source="upload",
+        year=form.fields.year,
+        seed=None,
+        population=checked.population,
+    )
+    response.headers["Location"] = f"{PATH}/{row['id']}"
+    return resource_from_row(row)
+
+
+@router.get("", summary="List datasets, newest first")
+async def list_all_datasets(
+    uow: UnitOfWorkDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
+    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
+) -> DatasetPage:
+    after = None
+    if cursor is not None:
+        try:
+            after = decode_cursor(cursor)
+        except ValueError as exc:
+            raise invalid([FieldError(field="cursor", message=str(exc))]) from exc
+    rows = await list_datasets(uow, limit=limit + 1, after=after)
+    return page_of(rows, limit)
+
+
+@router.get("/{dataset_id}", summary="A dataset", responses={404: _problem("No such dataset")})
+async def get_dataset(dataset_id: str, uow: UnitOfWorkDep) -> DatasetResource:
+    row = await find_dataset(uow, dataset_id)
+    if row is None:
+        raise not_found("dataset", dataset_id)
+    return resource_from_row(row)
+
+
+@router.get(
+    "/{dataset_id}/download",
+    summary="The dataset's six Parquet files as one zip",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {"application/zip": {}},
+            "headers": {"X-Content-SHA256": {"description": "the dataset's `sha256`"}},
+        },
+        404: _problem("No such dataset"),
+    },
+)
+async def download_dataset(dataset_id: str, process: ProcessDep) -> StreamingResponse:
+    # A short transaction of its own: a per-request one would stay open while the zip streams.
+    async with process.database.unit_of_work() as uow:
+        row = await find_dataset(uow, dataset_id)
+    if row is None:
+        raise not_found("dataset", dataset_id)
+    try:
+        sources = await asyncio.to_thread(archive_sources, row["storage_uri"])
+    except FileNotFoundError as exc:
+        raise ProblemError(
+            500, "Internal Server Error", f"dataset {dataset_id} is incomplete in storage: {exc}"
+        ) from exc
+    return StreamingResponse(
+        stream_population_archive(sources),
+        media_type="application/zip",
+        headers={
+            "Content-Disposition": f'attachment; filename="dataset-{row["id"]}.zip"',
+            "X-Content-SHA256": row["sha256"],
+        },
+    )

@@ -1,0 +1,202 @@
+"""Zip archives of a population's six entity files: reading uploads, writing downloads.
+
+An upload is untrusted: entry names, declared sizes and compression are checked
+before anything is decompressed, and decompression stops at the size limit whatever
+the archive declares, so a zip bomb costs at most the limit.
+"""
+
+from __future__ import annotations
+
+import io
+import stat
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import IO
+
+import pandas as pd
+
+from shared.population import ENTITIES, Population, file_name
+from shared.problems import FieldError
+
+UPLOAD_FIELD = "file"
+READ_CHUNK = 1024 * 1024
+# Deflate's decompressor honours a size cap per call; bzip2 and LZMA do not, so a
+# single read of theirs could expand without bound.
+ACCEPTED_COMPRESSION = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+# A fixed timestamp keeps a dataset's download byte-identical from one request to the next.
+ENTRY_TIME = (1980, 1, 1, 0, 0, 0)
+EXPECTED = ", ".join(file_name(entity) for entity in ENTITIES)
+
+
+@dataclass(frozen=True)
+class ArchiveContent:
+    """The six entity files read from an archive, or the problems that stopped it."""
+
+    files: dict[str, bytes]
+    errors: list[FieldError]
+
+
+def read_population_archive(source: IO[bytes], *, max_uncompressed_bytes: int) -> ArchiveContent:
+    """The entity files of a zip holding exactly `<entity>.parquet` for the six entities."""
+    try:
+        archive = zipfile.ZipFile(source)
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        return ArchiveContent({}, [_problem(f"is not a readable zip archive ({exc})")])
+    with archive:
+        entries, errors = _entries(archive.infolist())
+        declared = sum(entry.file_size for entry in entries.values())
+        if declared > max_uncompressed_bytes:
+            errors.append(_too_large(declared, max_uncompressed_bytes))
+        if errors:
+            return ArchiveContent({}, errors)
+        files: dict[str, bytes] = {}
+        budget = max_uncompressed_bytes
+        for entity, entry in entries.items():
+            try:
+                data = _read_capped(archive, entry, budget)
+            except _OverBudget:
+                return ArchiveContent({}, [_too_large(None, max_uncompressed_bytes)])
+            except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+                message = f"cannot be read from the archive ({exc})"
+                return ArchiveContent({}, [FieldError(field=file_name(entity), message=message)])
+            budget -= len(data)
+            files[entity] = data
+    return ArchiveContent(files, [])
+
+
+def _entries(infos: list[zipfile.ZipInfo]) -> tuple[dict[str, zipfile.ZipInfo], list[FieldError]]:
+    """The archive's entry for each entity, checking every entry's name and kind."""
+    wanted = {file_name(entity): entity for entity in ENTITIES}
+    entries: dict[str, zipfile.ZipInfo] = {}
+    errors: list[FieldError] = []
+    for info in infos:
+        name = info.filename
+        problem = _entry_problem(info)
+        if problem is None and name not in wanted:
+            problem = f"unexpected entry {name!r}: the archive must hold only {EXPECTED}"
+        if problem is None and wanted[name] in entries:
+            problem = f"entry {name!r} appears more than once"
+        if problem is not None:
+            errors.append(_problem(problem))
+            continue
+        entries[wanted[name]] = info
+    for entity in ENTITIES:
+        if entity not in entries and not any(_names(i.filename, entity) for i in infos):
+            errors.append(FieldError(field=file_name(entity), message="missing from the archive"))
+    return entries, errors
+
+
+def _entry_problem(info: zipfile.ZipInfo) -> str | None:
+    name = info.filename
+    parts = name.replace("\\", "/").split("/")
+    if name.startswith(("/", "\\")) or ".." in parts or ":" in name or "\x00" in name:
+        return f"entry {name!r} has an unsafe path"
+    if info.is_dir():
+        return f"entry {name!r} is a directory: put {EXPECTED} at the top of the archive"
+    if len(parts) > 1:
+        return f"entry {name!r} is inside a folder: put the files at the top of the archive"
+    if stat.S_ISLNK(info.external_attr >> 16):
+        return f"entry {name!r} is a symbolic link"
+    if info.flag_bits & 0x1:
+        return f"entry {name!r} is encrypted"
+    if info.compress_type not in ACCEPTED_COMPRESSION:
+        return f"entry {name!r} uses an unsupported compression method (use stored or deflate)"
+    return None
+
+
+def _names(name: str, entity: str) -> bool:
+    """Whether an entry is the entity's file, if perhaps a refused one (`data/person.parquet`).
+
+    A refused entry is reported as such, not also as a missing file.
+    """
+    return name.replace("\\", "/").rsplit("/", 1)[-1] == file_name(entity)
+
+
+class _OverBudget(Exception):
+    """An entry decompressed to more than the archive declared or the limit allows."""
+
+
+def _read_capped(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int) -> bytes:
+    """Decompress one entry, refusing to produce more than `budget` bytes."""
+    buffer = bytearray()
+    with archive.open(info) as handle:
+        while chunk := handle.read(READ_CHUNK):
+            buffer.extend(chunk)
+            if len(buffer) > budget:
+                raise _OverBudget(info.filename)
+    return bytes(buffer)
+
+
+def _too_large(declared: int | None, limit: int) -> FieldError:
+    size = f"{declared} bytes" if declared is not None else "more"
+    return _problem(f"uncompressed content is {size}, over the limit of {limit} bytes")
+
+
+def _problem(message: str) -> FieldError:
+    return FieldError(field=UPLOAD_FIELD, message=message)
+
+
+def read_frames(files: dict[str, bytes]) -> tuple[Population, list[FieldError]]:
+    """Parse each entity file as Parquet."""
+    population: Population = {}
+    errors: list[FieldError] = []
+    for entity, data in files.items():
+        try:
+            population[entity] = pd.read_parquet(io.BytesIO(data), engine="pyarrow")
+        except Exception as exc:  # pyarrow raises many types for malformed input
+            reason = (
+                str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            )
+            errors.append(
+                FieldError(
+                    field=file_name(entity), message=f"is not a readable Parquet file ({reason})"
+                )
+            )
+    return population, errors
+
+
+class _ChunkSink:
+    """A write-only, unseekable stream whose output is handed on chunk by chunk."""
+
+    def __init__(self) -> None:
+        self._chunks: list[bytes] = []
+
+    def write(self, data: bytes, /) -> int:
+        self._chunks.append(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def drain(self) -> bytes:
+        chunk, self._chunks = b"".join(self._chunks), []
+        return chunk
+
+
+def stream_population_archive(
+    files: Iterable[tuple[str, int, Iterable[bytes]]],
+) -> Iterator[bytes]:
+    """A zip of `(entity, size, chunks)` files, produced as it is written.
+
+    Parquet is already compressed, so entries are stored as they are.
+    """
+    sink = _ChunkSink()
+    with zipfile.ZipFile(sink, mode="w", compression=zipfile.ZIP_STORED) as archive:
+        for entity, size, chunks in files:
+            info = zipfile.ZipInfo(file_name(entity), date_time=ENTRY_TIME)
+            info.compress_type = zipfile.ZIP_STORED
+            info.external_attr = (stat.S_IFREG | 0o644) << 16
+            info.file_size = size
+            with archive.open(info, mode="w") as entry:
+                for chunk in chunks:
+                    entry.write(chunk)
+                    if pending := sink.drain():
+                        yield pending
+            if pending := sink.drain():
+                yield pending
+    if pending := sink.drain():
+        yield pending

@@ -1,0 +1,107 @@
+"""A registered dataset as the API shows it, and what a client sends to register one."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Source = Literal["synthetic", "upload"]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# Years PolicyEngine US has parameters for, generously: a sanity bound, not a model limit.
+Year = Annotated[int, Field(ge=2000, le=2100)]
+DEFAULT_YEAR = 2025
+MAX_SYNTHETIC_HOUSEHOLDS = 200_000
+
+
+class SyntheticDatasetRequest(BaseModel):
+    """Generate the built-in synthetic US population; one seed and size, one population."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+    households: Annotated[int, Field(ge=1, le=MAX_SYNTHETIC_HOUSEHOLDS)] = 3000
+    seed: Annotated[int, Field(ge=0, le=2**63 - 1)] = 0
+    year: Year = DEFAULT_YEAR
+
+
+class UploadFields(BaseModel):
+    """The text fields of an upload, beside its zip `file`."""
+
+    name: Name
+    year: Year = DEFAULT_YEAR
+
+
+class DatasetResource(BaseModel):
+    """A registered dataset.
+
+    `sha256` identifies the content: registering the same files again gives a new
+    dataset with the same `sha256`.
+    """
+
+    id: str
+    name: str
+    source: Source
+    year: int
+    households: int
+    people: int
+    states: list[str] = Field(description="postal codes of the states the households live in")
+    sha256: str = Field(description="SHA-256 over the six entity files' names and SHA-256s")
+    storage_uri: str
+    size_bytes: int = Field(description="total size of the six Parquet files")
+    created_at: datetime
+    seed: int | None = Field(None, description="the generator's seed, for synthetic datasets")
+
+
+class DatasetPage(BaseModel):
+    """One page of datasets, newest first; pass `next_cursor` back for the next page."""
+
+    items: list[DatasetResource]
+    next_cursor: str | None = None
+
+
+def resource_from_row(row: Mapping[Any, Any]) -> DatasetResource:
+    return DatasetResource(
+        id=row["id"],
+        name=row["name"],
+        source=row["source"],
+        year=row["year"],
+        households=row["households"],
+        people=row["people"],
+        states=list(row["states"]),
+        sha256=row["sha256"],
+        storage_uri=row["storage_uri"],
+        size_bytes=row["size_bytes"],
+        created_at=row["created_at"],
+        seed=row["seed"],
+    )
+
+
+def page_of(rows: Sequence[Mapping[Any, Any]], limit: int) -> DatasetPage:
+    """A page from up to `limit + 1` rows; the extra row only says that more exist."""
+    items = [resource_from_row(row) for row in rows[:limit]]
+    more = len(rows) > limit
+    next_cursor = encode_cursor(items[-1].created_at, items[-1].id) if more and items else None
+    return DatasetPage(items=items, next_cursor=next_cursor)
+
+
+def encode_cursor(created_at: datetime, dataset_id: str) -> str:
+    raw = f"{created_at.isoformat()}|{dataset_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """The position after which the next page starts; ValueError if not one of ours."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        created_at, dataset_id = raw.split("|", 1)
+        position = datetime.fromisoformat(created_at)
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise ValueError("not a cursor from this API") from exc
+    if position.tzinfo is None or not dataset_id:
+        raise ValueError("not a cursor from this API")
+    return position, dataset_id

@@ -1,0 +1,1 @@
+"""Event consumers of the dataset service (it consumes no events yet)."""

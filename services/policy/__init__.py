@@ -1,0 +1,1 @@
+"""The policy service: reforms in PolicyEngine's format, validated against policyengine-us."""

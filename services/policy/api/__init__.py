@@ -1,0 +1,1 @@
+"""The policy service's internal HTTP API."""

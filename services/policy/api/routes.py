@@ -1,0 +1,204 @@
+"""The policy service's internal API; the gateway forwards these paths unchanged."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+
+from contracts.envelope import CloudEvent
+from contracts.events.policy.v1 import PolicyCreated
+from services.policy.db import policies as store
+from services.policy.domain.parameters import ParameterTree, WarmParameterTree
+from services.policy.domain.policies import content_hash
+from services.policy.domain.validation import EXAMPLE, reform_errors
+from shared.problems import PROBLEM_JSON, FieldError, Problem, invalid, not_found
+from shared.service import ProcessDep, UnitOfWorkDep
+
+PATH = "/api/v1/policies"
+MAX_PAGE = 100
+# Loading takes most of a minute from process start; a client retrying after this
+# long usually finds it done.
+RETRY_AFTER_SECONDS = 15
+
+router = APIRouter(prefix=PATH, tags=["policies"])
+
+ReformData = Annotated[
+    Any,
+    WithJsonSchema(
+        {
+            "type": "object",
+            "description": "A reform in PolicyEngine's format: {parameter path: {period: value}}",
+            "additionalProperties": {"type": "object"},
+            "example": {
+                "gov.irs.credits.ctc.amount.base[0].amount": {"2026-01-01.2100-12-31": 3000}
+            },
+        }
+    ),
+]
+
+
+class PolicyCreate(BaseModel):
+    """A reform to validate and store."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=5000)
+    # Checked by domain/validation.py rather than by the model, so that every error in
+    # it is reported at once, each at its parameter path.
+    data: ReformData = Field(description=f"e.g. {EXAMPLE}")
+
+
+class PolicyResource(BaseModel):
+    """A stored reform."""
+
+    id: str
+    name: str
+    description: str | None = None
+    data: dict[str, Any]
+    sha256: str = Field(description="SHA-256 of the canonical JSON of `data`")
+    created_at: datetime
+
+
+class PolicyPage(BaseModel):
+    """One page of policies, newest first; pass `next_cursor` back for the next page."""
+
+    items: list[PolicyResource]
+    next_cursor: str | None = None
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {"description": description, "model": Problem, "content": {PROBLEM_JSON: {}}}
+
+
+def warm_tree_of(request: Request) -> WarmParameterTree:
+    warm: WarmParameterTree = request.app.state.parameter_tree
+    return warm
+
+
+def loaded_tree(warm: Annotated[WarmParameterTree, Depends(warm_tree_of)]) -> ParameterTree:
+    """The parameter tree, or 503 while the process is still loading it."""
+    tree = warm.tree
+    if tree is not None:
+        return tree
+    if warm.failure is not None:
+        raise HTTPException(503, "the policyengine-us parameter tree failed to load")
+    raise HTTPException(
+        503,
+        "the policyengine-us parameter tree is still loading; retry shortly",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+ParameterTreeDep = Annotated[ParameterTree, Depends(loaded_tree)]
+
+
+def resource_from_row(row: sa.RowMapping) -> PolicyResource:
+    return PolicyResource(
+        id=str(row["id"]),
+        name=row["name"],
+        description=row["description"],
+        data=row["data"],
+        sha256=row["sha256"],
+        created_at=row["created_at"],
+    )
+
+
+@router.post(
+    "",
+    status_code=201,
+    summary="Validate and store a reform",
+    responses={
+        422: _problem("Invalid body; `errors` lists every problem at its parameter path"),
+        503: _problem("The parameter tree is still loading; see Retry-After"),
+    },
+)
+async def create_policy(
+    body: PolicyCreate, tree: ParameterTreeDep, process: ProcessDep, response: Response
+) -> PolicyResource:
+    errors = reform_errors(body.data, tree)
+    if errors:
+        raise invalid(errors)
+    data: dict[str, Any] = body.data
+    policy_id = str(uuid.uuid4())
+    sha256 = content_hash(data)
+    async with process.database.unit_of_work() as uow:
+        row = await store.insert_policy(
+            uow,
+            policy_id=policy_id,
+            name=body.name,
+            description=body.description,
+            data=data,
+            sha256=sha256,
+        )
+        await uow.publish(
+            CloudEvent.wrap(
+                PolicyCreated(policy_id=policy_id, name=body.name, sha256=sha256, data=data),
+                source=process.source,
+                subject=policy_id,
+            )
+        )
+        await uow.commit()
+    response.headers["Location"] = f"{PATH}/{policy_id}"
+    return resource_from_row(row)
+
+
+@router.get("", summary="List policies, newest first")
+async def list_policies(
+    uow: UnitOfWorkDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
+    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
+) -> PolicyPage:
+    after = None
+    if cursor is not None:
+        try:
+            after = decode_cursor(cursor)
+        except ValueError as exc:
+            raise invalid([FieldError(field="cursor", message=str(exc))]) from exc
+    rows = await store.list_policies(uow, limit=limit + 1, after=after)
+    items = [resource_from_row(row) for row in rows[:limit]]
+    more = len(rows) > limit
+    next_cursor = encode_cursor(items[-1].created_at, items[-1].id) if more and items else None
+    return PolicyPage(items=items, next_cursor=next_cursor)
+
+
+@router.get(
+    "/{policy_id}",
+    summary="One stored reform",
+    responses={404: _problem("No such policy")},
+)
+async def get_policy(policy_id: str, uow: UnitOfWorkDep) -> PolicyResource:
+    try:
+        canonical_id = str(uuid.UUID(policy_id))
+    except ValueError:
+        raise not_found("policy", policy_id) from None
+    row = await store.find_policy(uow, canonical_id)
+    if row is None:
+        raise not_found("policy", policy_id)
+    return resource_from_row(row)
+
+
+def encode_cursor(created_at: datetime, policy_id: str) -> str:
+    raw = f"{created_at.isoformat()}|{policy_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """The position after which the next page starts; ValueError if not one of ours."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        created_at, policy_id = raw.split("|", 1)
+        position = datetime.fromisoformat(created_at)
+        canonical_id = str(uuid.UUID(policy_id))
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise ValueError("not a cursor from this API") from exc
+    if position.tzinfo is None:
+        raise ValueError("not a cursor from this API")
+    return position, canonical_id

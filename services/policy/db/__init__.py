@@ -1,0 +1,1 @@
+"""The policy service's tables and migrations (schema `policy`)."""

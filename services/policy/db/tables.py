@@ -1,0 +1,26 @@
+"""The policy service's tables (schema `policy`)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
+
+from shared.db import service_metadata
+
+metadata = service_metadata("policy")
+
+policies = sa.Table(
+    "policies",
+    metadata,
+    sa.Column("id", pg.UUID(as_uuid=False), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("description", sa.Text),
+    # The reform in PolicyEngine's format, as the client sent it.
+    sa.Column("data", pg.JSONB, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False, index=True),
+    sa.Column(
+        "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    ),
+    # Listing is newest first, with (created_at, id) as the cursor.
+    sa.Index("ix_policies_created_at_id", sa.text("created_at DESC"), sa.text("id DESC")),
+)

@@ -1,0 +1,1 @@
+"""Pure policy logic: reform validation over a parameter tree, content hashes."""

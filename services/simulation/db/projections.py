@@ -1,0 +1,124 @@
+"""Reads and writes of the `datasets` and `policies` projections."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
+
+from contracts.events.dataset.v1 import DatasetRegistered
+from contracts.events.policy.v1 import PolicyCreated
+from services.simulation.db.tables import datasets, policies
+from shared.db import UnitOfWork
+
+
+@dataclass(frozen=True)
+class DatasetView:
+    """What a simulation needs to know of a dataset."""
+
+    dataset_id: str
+    storage_uri: str
+    sha256: str
+    year: int
+
+
+@dataclass(frozen=True)
+class PolicyView:
+    """What a simulation needs to know of a policy: its reform, in PolicyEngine's format."""
+
+    policy_id: str
+    sha256: str
+    data: dict[str, dict[str, Any]]
+
+
+async def record_dataset(uow: UnitOfWork, dataset: DatasetRegistered, at: datetime) -> None:
+    """Insert or refresh a dataset; an event older than the row's is ignored."""
+    values = {
+        "dataset_id": dataset.dataset_id,
+        "name": dataset.name,
+        "storage_uri": dataset.storage_uri,
+        "sha256": dataset.sha256,
+        "year": dataset.year,
+        "households": dataset.households,
+        "people": dataset.people,
+        "registered_at": at,
+    }
+    insert = pg.insert(datasets).values(values)
+    await uow.execute(
+        insert.on_conflict_do_update(
+            index_elements=[datasets.c.dataset_id],
+            set_={
+                **{k: insert.excluded[k] for k in values if k != "dataset_id"},
+                "recorded_at": sa.func.now(),
+            },
+            where=datasets.c.registered_at <= insert.excluded.registered_at,
+        )
+    )
+
+
+async def record_policy(uow: UnitOfWork, policy: PolicyCreated, at: datetime) -> None:
+    """Insert or refresh a policy; an event older than the row's is ignored."""
+    values = {
+        "policy_id": policy.policy_id,
+        "name": policy.name,
+        "sha256": policy.sha256,
+        "data": policy.data,
+        "created_at": at,
+    }
+    insert = pg.insert(policies).values(values)
+    await uow.execute(
+        insert.on_conflict_do_update(
+            index_elements=[policies.c.policy_id],
+            set_={
+                **{k: insert.excluded[k] for k in values if k != "policy_id"},
+                "recorded_at": sa.func.now(),
+            },
+            where=policies.c.created_at <= insert.excluded.created_at,
+        )
+    )
+
+
+async def known_datasets(uow: UnitOfWork, dataset_ids: Iterable[str]) -> set[str]:
+    rows = await uow.execute(
+        sa.select(datasets.c.dataset_id).where(datasets.c.dataset_id.in_(list(dataset_ids)))
+    )
+    return set(rows.scalars())
+
+
+async def known_policies(uow: UnitOfWork, policy_ids: Iterable[str]) -> set[str]:
+    rows = await uow.execute(
+        sa.select(policies.c.policy_id).where(policies.c.policy_id.in_(list(policy_ids)))
+    )
+    return set(rows.scalars())
+
+
+async def find_dataset(uow: UnitOfWork, dataset_id: str) -> DatasetView | None:
+    row = (
+        await uow.execute(
+            sa.select(
+                datasets.c.dataset_id, datasets.c.storage_uri, datasets.c.sha256, datasets.c.year
+            ).where(datasets.c.dataset_id == dataset_id)
+        )
+    ).first()
+    if row is None:
+        return None
+    return DatasetView(
+        dataset_id=row.dataset_id, storage_uri=row.storage_uri, sha256=row.sha256, year=row.year
+    )
+
+
+async def find_policy(uow: UnitOfWork, policy_id: str) -> PolicyView | None:
+    row = (
+        await uow.execute(
+            sa.select(policies.c.policy_id, policies.c.sha256, policies.c.data).where(
+                policies.c.policy_id == policy_id
+            )
+        )
+    ).first()
+    if row is None:
+        return None
+    return PolicyView(policy_id=row.policy_id, sha256=row.sha256, data=row.data)

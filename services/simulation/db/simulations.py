@@ -1,0 +1,117 @@
+"""Reads and writes of the `simulations` table."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import RowMapping
+
+from services.simulation.db.tables import simulations
+from services.simulation.domain.simulations import SimulationRequest, Status
+from shared.db import UnitOfWork
+
+
+async def insert_simulation(
+    uow: UnitOfWork, simulation_id: str, request: SimulationRequest
+) -> RowMapping:
+    result = await uow.execute(
+        simulations.insert()
+        .values(
+            id=simulation_id,
+            status=Status.QUEUED.value,
+            dataset_id=request.dataset_id,
+            policy_id=request.policy_id,
+            baseline_policy_id=request.baseline_policy_id,
+            year=request.year,
+        )
+        .returning(*simulations.c)
+    )
+    return result.mappings().one()
+
+
+async def find_simulation(
+    uow: UnitOfWork, simulation_id: str, *, for_update: bool = False
+) -> RowMapping | None:
+    statement = sa.select(simulations).where(simulations.c.id == simulation_id)
+    if for_update:
+        statement = statement.with_for_update()
+    return (await uow.execute(statement)).mappings().first()
+
+
+async def list_simulations(
+    uow: UnitOfWork,
+    *,
+    limit: int,
+    after: tuple[datetime, str] | None = None,
+    status: Status | None = None,
+) -> Sequence[RowMapping]:
+    """Newest first, from just after the `(created_at, id)` position `after`."""
+    statement = sa.select(simulations).order_by(
+        simulations.c.created_at.desc(), simulations.c.id.desc()
+    )
+    if after is not None:
+        statement = statement.where(
+            sa.tuple_(simulations.c.created_at, simulations.c.id) < sa.tuple_(*after)
+        )
+    if status is not None:
+        statement = statement.where(simulations.c.status == status.value)
+    return (await uow.execute(statement.limit(limit))).mappings().all()
+
+
+async def _update(uow: UnitOfWork, simulation_id: str, **values: Any) -> None:
+    await uow.execute(simulations.update().where(simulations.c.id == simulation_id).values(values))
+
+
+async def mark_running(
+    uow: UnitOfWork, simulation_id: str, *, started_at: datetime, attempts: int
+) -> None:
+    await _update(
+        uow, simulation_id, status=Status.RUNNING.value, started_at=started_at, attempts=attempts
+    )
+
+
+async def mark_completed(
+    uow: UnitOfWork,
+    simulation_id: str,
+    *,
+    completed_at: datetime,
+    results: list[dict[str, Any]],
+    timings: dict[str, float],
+    model_version: str,
+    dataset_sha256: str,
+) -> None:
+    await _update(
+        uow,
+        simulation_id,
+        status=Status.COMPLETED.value,
+        completed_at=completed_at,
+        results=results,
+        timings=timings,
+        model_version=model_version,
+        dataset_sha256=dataset_sha256,
+        error_type=None,
+        error_reason=None,
+    )
+
+
+async def mark_failed(
+    uow: UnitOfWork,
+    simulation_id: str,
+    *,
+    completed_at: datetime,
+    error_type: str,
+    reason: str,
+    attempts: int | None = None,
+) -> None:
+    values: dict[str, Any] = {
+        "status": Status.FAILED.value,
+        "completed_at": completed_at,
+        "error_type": error_type[:128],
+        "error_reason": reason[:4000],
+    }
+    if attempts is not None:
+        values["attempts"] = attempts
+    await _update(uow, simulation_id, **values)

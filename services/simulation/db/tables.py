@@ -1,0 +1,75 @@
+"""The simulation service's tables (schema `simulation`).
+
+`simulations` is the service's own state. `datasets` and `policies` are projections
+of other services' events (event-carried state transfer): they hold exactly what a
+simulation needs, so that nothing on a simulation's path calls another service.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
+
+from shared.db import service_metadata
+
+metadata = service_metadata("simulation")
+
+ID = sa.String(64)
+
+simulations = sa.Table(
+    "simulations",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("dataset_id", ID, nullable=False),
+    sa.Column("policy_id", ID, nullable=False),
+    sa.Column("baseline_policy_id", ID),
+    sa.Column("year", sa.Integer, nullable=False),
+    sa.Column(
+        "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    ),
+    sa.Column("started_at", sa.DateTime(timezone=True)),
+    sa.Column("completed_at", sa.DateTime(timezone=True)),
+    # Deliveries that reached the calculation: bounds retries of a job that kills its worker.
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("error_type", sa.String(128)),
+    sa.Column("error_reason", sa.Text),
+    sa.Column("results", pg.JSONB),
+    sa.Column("timings", pg.JSONB),
+    sa.Column("model_version", sa.String(64)),
+    sa.Column("dataset_sha256", sa.String(64)),
+    sa.CheckConstraint(
+        "status IN ('queued', 'running', 'completed', 'failed')", name="status_known"
+    ),
+    sa.Index("ix_simulations_newest", sa.text("created_at DESC"), sa.text("id DESC")),
+)
+
+datasets = sa.Table(
+    "datasets",
+    metadata,
+    sa.Column("dataset_id", ID, primary_key=True),
+    sa.Column("name", sa.String(256), nullable=False),
+    sa.Column("storage_uri", sa.Text, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("year", sa.Integer, nullable=False),
+    sa.Column("households", sa.Integer, nullable=False),
+    sa.Column("people", sa.Integer, nullable=False),
+    # Time of the event that last set this row: an older event arriving late loses.
+    sa.Column("registered_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column(
+        "recorded_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    ),
+)
+
+policies = sa.Table(
+    "policies",
+    metadata,
+    sa.Column("policy_id", ID, primary_key=True),
+    sa.Column("name", sa.String(256), nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("data", pg.JSONB, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column(
+        "recorded_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    ),
+)

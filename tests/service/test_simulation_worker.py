@@ -1,0 +1,410 @@
+"""The simulation worker on the real Postgres and RabbitMQ, with a fake population engine.
+
+The real engine (policyengine-us) is exercised by the engine's own and the end-to-end
+tests; here the engine only has to honour the interface and the results format.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import threading
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aio_pika
+import httpx
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from contracts.envelope import CloudEvent
+from contracts.events.dataset.v1 import DatasetRegistered
+from contracts.events.policy.v1 import PolicyCreated
+from contracts.events.simulation.v1 import (
+    SimulationCompleted,
+    SimulationFailed,
+    SimulationRequested,
+)
+from contracts.results.v1 import household_columns, person_columns
+from services.simulation.db import projections
+from services.simulation.db import simulations as store
+from services.simulation.db.tables import metadata, simulations
+from services.simulation.domain.simulations import SimulationRequest
+from services.simulation.handlers.requests import REQUESTS_QUEUE
+from services.simulation.main import create_app, create_worker_app
+from shared import storage
+from shared.db import Database, create_engine
+from shared.population import ENTITIES, Population, to_parquet_bytes, write_population
+from shared.settings import Settings
+from tests.service.bus import EventTap, event_tap
+
+REFORM = {"gov.irs.credits.ctc.amount.base[0].amount": {"2025-01-01.2100-12-31": 3000}}
+BASELINE = {"gov.irs.credits.ctc.amount.base[0].amount": {"2025-01-01.2100-12-31": 2000}}
+
+
+@dataclass(frozen=True)
+class FakeResults:
+    households: pd.DataFrame
+    people: pd.DataFrame
+
+
+@dataclass
+class FakeEngine:
+    """Results in the published format, one row per household and per person."""
+
+    failure: Exception | None = None
+    calls: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def model_version(self) -> str:
+        return "fake-engine-1"
+
+    def run(
+        self,
+        population: Population,
+        year: int,
+        reform: dict[str, dict[str, Any]],
+        baseline: dict[str, dict[str, Any]] | None = None,
+    ) -> FakeResults:
+        self.calls.append(
+            {"year": year, "reform": reform, "baseline": baseline, "thread": threading.get_ident()}
+        )
+        if self.failure is not None:
+            raise self.failure
+        households = population["household"]
+        people = population["person"]
+        household_frame = pd.DataFrame({c: [1.0] * len(households) for c in household_columns()})
+        household_frame["household_id"] = households["household_id"].to_numpy()
+        person_frame = pd.DataFrame({c: [0.0] * len(people) for c in person_columns()})
+        person_frame["person_id"] = people["person_id"].to_numpy()
+        return FakeResults(households=household_frame, people=person_frame)
+
+
+def population_files() -> dict[str, bytes]:
+    frames = {
+        "person": pd.DataFrame(
+            {
+                "person_id": [1, 2, 3],
+                "person_household_id": [1, 1, 2],
+                "person_tax_unit_id": [1, 1, 2],
+                "person_spm_unit_id": [1, 1, 2],
+                "person_family_id": [1, 1, 2],
+                "person_marital_unit_id": [1, 2, 3],
+                "age": [40, 10, 70],
+            }
+        ),
+        "household": pd.DataFrame(
+            {"household_id": [1, 2], "household_weight": [1.0, 2.0], "state_code_str": ["CA", "TX"]}
+        ),
+    }
+    for entity in ENTITIES:
+        if entity not in frames:
+            ids = [1, 2, 3] if entity == "marital_unit" else [1, 2]
+            frames[entity] = pd.DataFrame({f"{entity}_id": ids})
+    return {entity: to_parquet_bytes(frame) for entity, frame in frames.items()}
+
+
+@dataclass
+class Worker:
+    settings: Settings
+    database: Database
+    engine: FakeEngine
+    tap: EventTap
+    client: httpx.AsyncClient
+
+
+async def purge_requests(amqp_url: str) -> None:
+    """Drop requests that other tests' API processes left behind: not this test's business."""
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        try:
+            queue = await channel.declare_queue(REQUESTS_QUEUE, passive=True)
+        except aio_pika.exceptions.ChannelNotFoundEntity:
+            return
+        await queue.purge()
+
+
+@pytest.fixture
+async def worker(migrated: Settings) -> AsyncIterator[Worker]:
+    engine = FakeEngine()
+    database = Database(create_engine(migrated.service_database_url("simulation")), metadata)
+    async with database.engine.begin() as connection:
+        await connection.execute(
+            database.outbox.update()
+            .where(database.outbox.c.sent_at.is_(None))
+            .values(sent_at=sa.func.now())
+        )
+    await purge_requests(migrated.amqp_url)
+    app = create_worker_app(migrated, lambda: engine, exit_on_engine_failure=False)
+    keys = (SimulationCompleted.event_type, SimulationFailed.event_type)
+    async with app.router.lifespan_context(app), event_tap(migrated.amqp_url, *keys) as tap:
+        transport = httpx.ASGITransport(app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://worker") as client:
+            yield Worker(migrated, database, engine, tap, client)
+    await database.engine.dispose()
+
+
+async def register_inputs(worker: Worker, *, with_files: bool = True) -> tuple[str, str, str, str]:
+    """A dataset (files and projection) and two policies; returns their ids and storage URI."""
+    dataset_id = f"ds-{uuid.uuid4().hex[:12]}"
+    policy_id, baseline_id = f"pol-{uuid.uuid4().hex[:12]}", f"pol-{uuid.uuid4().hex[:12]}"
+    storage_uri = storage.join(worker.settings.resolved_storage_url, "datasets", dataset_id)
+    if with_files:
+        write_population(storage_uri, population_files())
+    dataset = DatasetRegistered(
+        dataset_id=dataset_id,
+        name=dataset_id,
+        storage_uri=storage_uri,
+        sha256="e" * 64,
+        year=2024,
+        households=2,
+        people=3,
+        states=["CA", "TX"],
+    )
+    async with worker.database.unit_of_work() as uow:
+        now = CloudEvent.wrap(dataset, source="/tests").time
+        await projections.record_dataset(uow, dataset, now)
+        for pid, data in ((policy_id, REFORM), (baseline_id, BASELINE)):
+            policy = PolicyCreated(policy_id=pid, name=pid, sha256="f" * 64, data=data)
+            await projections.record_policy(uow, policy, now)
+        await uow.commit()
+    return dataset_id, policy_id, baseline_id, storage_uri
+
+
+async def request_simulation(
+    worker: Worker, dataset_id: str, policy_id: str, baseline_id: str | None, *, attempts: int = 0
+) -> tuple[str, CloudEvent]:
+    """What the API does: the simulation row and its `simulation.requested` in the outbox."""
+    request = SimulationRequest(
+        dataset_id=dataset_id, policy_id=policy_id, baseline_policy_id=baseline_id, year=2026
+    )
+    simulation_id = str(uuid.uuid4())
+    event = CloudEvent.wrap(
+        SimulationRequested(simulation_id=simulation_id, **request.model_dump()),
+        source="/fiscus/simulation",
+        subject=simulation_id,
+    )
+    async with worker.database.unit_of_work() as uow:
+        await store.insert_simulation(uow, simulation_id, request)
+        if attempts:
+            await uow.execute(
+                simulations.update()
+                .where(simulations.c.id == simulation_id)
+                .values(attempts=attempts)
+            )
+        await uow.publish(event)
+        await uow.commit()
+    return simulation_id, event
+
+
+async def publish_directly(amqp_url: str, event: CloudEvent) -> None:
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await channel.get_exchange("fiscus.events")
+        message = aio_pika.Message(
+            event.model_dump_json().encode(),
+            message_id=event.id,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        )
+        await exchange.publish(message, routing_key=event.type)
+
+
+async def next_event_about(tap: EventTap, simulation_id: str) -> dict[str, Any]:
+    while True:
+        document = await tap.next(timeout=30)
+        if document["subject"] == simulation_id:
+            return document
+
+
+async def simulation_row(worker: Worker, simulation_id: str) -> sa.RowMapping:
+    async with worker.database.unit_of_work() as uow:
+        row = await store.find_simulation(uow, simulation_id)
+    assert row is not None
+    return row
+
+
+async def test_a_requested_simulation_runs_and_its_results_are_published(worker: Worker) -> None:
+    dataset_id, policy_id, baseline_id, _ = await register_inputs(worker)
+
+    simulation_id, request = await request_simulation(worker, dataset_id, policy_id, baseline_id)
+    document = await next_event_about(worker.tap, simulation_id)
+
+    assert document["type"] == "simulation.completed"
+    completed = CloudEvent.model_validate(document).payload(SimulationCompleted)
+    assert completed.model_version == "fake-engine-1"
+    assert completed.dataset_sha256 == "e" * 64
+    assert (completed.dataset_id, completed.policy_id, completed.year) == (
+        dataset_id,
+        policy_id,
+        2026,
+    )
+    assert completed.started_at <= completed.completed_at
+    assert [Path(f.uri).name for f in completed.results] == ["households.parquet", "people.parquet"]
+    for result, columns, rows in zip(
+        completed.results, (household_columns(), person_columns()), (2, 3), strict=True
+    ):
+        assert result.uri.startswith(f"{worker.settings.resolved_storage_url}/results/")
+        assert storage.sha256_of(result.uri) == result.sha256
+        frame = pd.read_parquet(io.BytesIO(storage.read_bytes(result.uri)))
+        assert list(frame.columns) == columns
+        assert result.rows == rows == len(frame)
+
+    assert worker.engine.calls[-1]["reform"] == REFORM
+    assert worker.engine.calls[-1]["baseline"] == BASELINE
+    assert worker.engine.calls[-1]["thread"] != threading.get_ident()
+
+    row = await simulation_row(worker, simulation_id)
+    assert row["status"] == "completed" and row["attempts"] == 1
+    assert row["model_version"] == "fake-engine-1"
+    assert [f["sha256"] for f in row["results"]] == [f.sha256 for f in completed.results]
+    assert set(row["timings"]) == {
+        "load_seconds",
+        "calculation_seconds",
+        "write_seconds",
+        "total_seconds",
+    }
+    inbox = worker.database.inbox
+    async with worker.database.engine.connect() as connection:
+        processed = await connection.scalar(
+            sa.select(sa.func.count()).where(inbox.c.event_id == request.id)
+        )
+    assert processed == 1
+
+
+async def test_a_redelivered_request_for_a_completed_simulation_does_nothing(
+    worker: Worker,
+) -> None:
+    dataset_id, policy_id, _, _ = await register_inputs(worker)
+    simulation_id, request = await request_simulation(worker, dataset_id, policy_id, None)
+    await next_event_about(worker.tap, simulation_id)
+    calls = len(worker.engine.calls)
+
+    # The same request delivered again, as after a lost acknowledgement, and a copy
+    # under another event id.
+    await publish_directly(worker.settings.amqp_url, request)
+    await publish_directly(
+        worker.settings.amqp_url, request.model_copy(update={"id": str(uuid.uuid4())})
+    )
+    # A sentinel behind them in the queue: once it is done, so are they.
+    sentinel_id, _ = await request_simulation(worker, dataset_id, policy_id, None)
+    await next_event_about(worker.tap, sentinel_id)
+
+    assert len(worker.engine.calls) == calls + 1
+    assert (await simulation_row(worker, simulation_id))["attempts"] == 1
+
+
+async def test_an_engine_error_fails_the_simulation_with_its_reason(worker: Worker) -> None:
+    worker.engine.failure = ValueError("the reform breaks the model")
+    dataset_id, policy_id, _, _ = await register_inputs(worker)
+
+    simulation_id, _ = await request_simulation(worker, dataset_id, policy_id, None)
+    document = await next_event_about(worker.tap, simulation_id)
+
+    assert document["type"] == "simulation.failed"
+    failed = CloudEvent.model_validate(document).payload(SimulationFailed)
+    assert failed.error_type == "ValueError"
+    assert failed.reason == "ValueError: the reform breaks the model"
+    row = await simulation_row(worker, simulation_id)
+    assert row["status"] == "failed"
+    assert (row["error_type"], row["error_reason"]) == ("ValueError", failed.reason)
+    assert row["results"] is None
+    results = storage.join(worker.settings.resolved_storage_url, "results", simulation_id)
+    assert not storage.exists(storage.join(results, "households.parquet"))
+
+
+async def test_a_missing_dataset_file_fails_the_simulation(worker: Worker) -> None:
+    dataset_id, policy_id, _, _ = await register_inputs(worker, with_files=False)
+
+    simulation_id, _ = await request_simulation(worker, dataset_id, policy_id, None)
+    document = await next_event_about(worker.tap, simulation_id)
+
+    assert document["type"] == "simulation.failed"
+    assert document["data"]["error_type"] == "FileNotFoundError"
+    assert worker.engine.calls == []
+
+
+async def test_a_storage_fault_after_the_calculation_is_retried_by_redelivery(
+    worker: Worker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dataset_id, policy_id, _, _ = await register_inputs(worker)
+    real_write = storage.write_bytes
+    faults = [OSError("disk unavailable")]
+
+    def flaky_write(uri: str, data: bytes) -> None:
+        if faults:
+            raise faults.pop()
+        real_write(uri, data)
+
+    monkeypatch.setattr(storage, "write_bytes", flaky_write)
+
+    simulation_id, _ = await request_simulation(worker, dataset_id, policy_id, None)
+    document = await next_event_about(worker.tap, simulation_id)
+
+    assert document["type"] == "simulation.completed"
+    assert (await simulation_row(worker, simulation_id))["attempts"] == 2
+    assert len(worker.engine.calls) == 2
+
+
+async def test_a_simulation_started_too_often_fails_without_running(worker: Worker) -> None:
+    dataset_id, policy_id, _, _ = await register_inputs(worker)
+    limit = worker.settings.delivery_limit
+
+    simulation_id, _ = await request_simulation(worker, dataset_id, policy_id, None, attempts=limit)
+    document = await next_event_about(worker.tap, simulation_id)
+
+    assert document["type"] == "simulation.failed"
+    assert document["data"]["error_type"] == "AttemptsExhausted"
+    assert worker.engine.calls == []
+
+
+async def test_readiness_waits_for_the_engine(migrated: Settings) -> None:
+    release = threading.Event()
+
+    def slow_factory() -> FakeEngine:
+        release.wait(timeout=30)
+        return FakeEngine()
+
+    app = create_worker_app(migrated, slow_factory, exit_on_engine_failure=False)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://worker") as client:
+            assert (await client.get("/healthz")).status_code == 200
+            building = await client.get("/readyz")
+            assert building.status_code == 503
+            assert "being built" in building.json()["checks"]["engine"]
+            release.set()
+            for _ in range(100):
+                ready = await client.get("/readyz")
+                if ready.status_code == 200:
+                    break
+                await asyncio.sleep(0.05)
+            assert ready.json()["checks"] == {"database": "ok", "broker": "ok", "engine": "ok"}
+
+
+async def test_a_simulation_requested_through_the_api_completes(
+    worker: Worker, migrated: Settings
+) -> None:
+    dataset_id, policy_id, _, _ = await register_inputs(worker)
+    api = create_app(migrated)
+    async with api.router.lifespan_context(api):
+        transport = httpx.ASGITransport(api)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+            created = await client.post(
+                "/api/v1/simulations",
+                json={"dataset_id": dataset_id, "policy_id": policy_id, "year": 2026},
+            )
+            assert created.status_code == 202
+            simulation_id = created.json()["id"]
+            document = await next_event_about(worker.tap, simulation_id)
+            assert document["type"] == "simulation.completed"
+            found = (await client.get(created.headers["location"])).json()
+    assert found["status"] == "completed"
+    assert found["model_version"] == "fake-engine-1"
+    assert [r["name"] for r in found["results"]] == ["households.parquet", "people.parquet"]
+    assert found["error"] is None

@@ -1,0 +1,86 @@
+"""Household and person results shaped like the simulation service's (float32 money)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+POLICIES = ("baseline", "reform")
+
+
+def household_frame(
+    weight: list[float],
+    people: list[int],
+    baseline: list[float],
+    reform: list[float],
+    decile: list[int] | None = None,
+) -> pd.DataFrame:
+    """Households with float32 money; other money columns derived from net income."""
+    count = np.asarray(people)
+    frame = pd.DataFrame(
+        {
+            "household_id": np.arange(len(weight)),
+            "household_weight": np.asarray(weight, dtype=np.float32),
+            "household_count_people": count,
+            "state_code": "TX",
+            "household_income_decile": np.asarray(
+                decile if decile is not None else pe_deciles(baseline, weight, people)
+            ),
+        }
+    )
+    for policy, income in (("baseline", baseline), ("reform", reform)):
+        net = np.asarray(income, dtype=np.float32)
+        frame[f"{policy}_household_net_income"] = net
+        frame[f"{policy}_equiv_household_net_income"] = (net / np.sqrt(count)).astype(np.float32)
+        frame[f"{policy}_household_market_income"] = net
+        frame[f"{policy}_household_tax"] = np.float32(0.2) * np.maximum(net, 0)
+        frame[f"{policy}_household_benefits"] = np.float32(0.05) * np.maximum(-net, 100)
+        frame[f"{policy}_household_state_income_tax"] = np.float32(0.04) * np.maximum(net, 0)
+    return frame
+
+
+def pe_deciles(baseline: list[float], weight: list[float], people: list[int]) -> list[int]:
+    """Deciles of net income over people, -1 for negative incomes (policyengine-us's rule)."""
+    frame = pd.DataFrame({"x": baseline, "p": np.asarray(weight) * np.asarray(people)})
+    below = frame.groupby("x")["p"].sum().sort_index().cumsum() / frame["p"].sum()
+    share = frame["x"].map(below)
+    decile = np.minimum(np.ceil(share * 10), 10).astype(int)
+    return list(np.where(frame["x"] < 0, -1, decile))
+
+
+def person_frame(
+    households: pd.DataFrame, ages: list[float], rng: np.random.Generator
+) -> pd.DataFrame:
+    counts = households["household_count_people"].to_numpy()
+    household_of = np.repeat(households["household_id"].to_numpy(), counts)
+    assert len(ages) == len(household_of)
+    frame = pd.DataFrame(
+        {
+            "person_id": np.arange(len(ages)),
+            "household_id": household_of,
+            "person_weight": households["household_weight"].to_numpy()[
+                np.repeat(np.arange(len(households)), counts)
+            ],
+            "age": np.asarray(ages, dtype=np.float32),
+            "is_male": rng.random(len(ages)) < 0.5,
+        }
+    )
+    for policy in POLICIES:
+        poor = rng.random(len(ages)) < 0.2
+        frame[f"{policy}_in_poverty"] = poor
+        frame[f"{policy}_in_deep_poverty"] = poor & (rng.random(len(ages)) < 0.5)
+    return frame
+
+
+def random_frames(seed: int, households: int = 3000) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A population like the model's: float32 money, some negative incomes, ties, no-change."""
+    rng = np.random.default_rng(seed)
+    people = rng.integers(1, 7, households)
+    weight = rng.uniform(5, 4000, households)
+    baseline = np.round(rng.lognormal(10.6, 0.9, households) - 9000, -1)
+    baseline[rng.random(households) < 0.05] = 0.0
+    change = np.where(rng.random(households) < 0.3, 0.0, rng.normal(0, 1500, households))
+    reform = baseline + change
+    frame = household_frame(list(weight), list(people), list(baseline), list(reform))
+    ages = list(rng.uniform(0, 95, int(people.sum())))
+    return frame, person_frame(frame, ages, rng)

@@ -1,0 +1,385 @@
+"""The impact report against independent pandas computations from its definitions."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from contracts.results.v1 import household_columns, person_columns
+from services.aggregation.domain.report import (
+    INTRA_DECILE_BUCKETS,
+    ResultsError,
+    build_report,
+)
+from services.aggregation.domain.results import ResultFileContent, read_results
+from tests.unit.aggregation_results import household_frame, person_frame, random_frames
+
+POLICIES = ("baseline", "reform")
+TOLERANCE = 1e-9
+
+
+def close(actual: float | None, expected: float, scale: float = 0.0) -> bool:
+    """Equal within 1e-9 of the larger of |expected| and `scale`.
+
+    `scale` is the size of the terms summed: a difference of large totals is only
+    known to that precision, whatever the order of summation. Where the definition
+    gives no finite number (an empty group, a zero denominator) the report has null.
+    """
+    if not math.isfinite(expected):
+        return actual is None
+    assert actual is not None, f"expected {expected}, got None"
+    return abs(actual - expected) <= TOLERANCE * max(abs(expected), scale, 1e-300)
+
+
+# -- independent computations, straight from the definitions ------------------------
+
+
+def money(frame: pd.DataFrame, column: str) -> pd.Series[Any]:
+    return frame[column].astype("float64")
+
+
+def expected_budget(h: pd.DataFrame) -> dict[str, tuple[float, float]]:
+    """Each budget number with the scale of its terms."""
+    w = money(h, "household_weight")
+
+    def change(variable: str) -> tuple[float, float]:
+        terms = w * (money(h, f"reform_{variable}") - money(h, f"baseline_{variable}"))
+        scale = (w * money(h, f"reform_{variable}").abs()).sum()
+        return terms.sum(), scale
+
+    tax, benefits = change("household_tax"), change("household_benefits")
+    return {
+        "tax_revenue_impact": tax,
+        "state_tax_revenue_impact": change("household_state_income_tax"),
+        "benefit_spending_impact": benefits,
+        "budgetary_impact": (tax[0] - benefits[0], tax[1] + benefits[1]),
+        "households": (w.sum(), 0.0),
+        "baseline_net_income": ((w * money(h, "baseline_household_net_income")).sum(), 0.0),
+    }
+
+
+def expected_deciles(h: pd.DataFrame) -> pd.DataFrame:
+    frame = pd.DataFrame(
+        {
+            "decile": h["household_income_decile"],
+            "w": money(h, "household_weight"),
+            "b": money(h, "baseline_household_net_income"),
+            "r": money(h, "reform_household_net_income"),
+        }
+    )
+    frame = frame[frame["decile"] >= 0]
+    frame["wd"] = frame["w"] * (frame["r"] - frame["b"])
+    frame["wb"] = frame["w"] * frame["b"]
+    frame["w_abs_d"] = frame["wd"].abs()
+    sums = frame.groupby("decile")[["w", "wd", "wb", "w_abs_d"]].sum()
+    return pd.DataFrame(
+        {
+            "average": sums["wd"] / sums["w"],
+            "relative": sums["wd"] / sums["wb"],
+            "average_scale": sums["w_abs_d"] / sums["w"],
+            "relative_scale": sums["w_abs_d"] / sums["wb"].abs(),
+        }
+    )
+
+
+def expected_inequality(h: pd.DataFrame, policy: str) -> dict[str, float]:
+    x = money(h, f"{policy}_equiv_household_net_income").clip(lower=0).to_numpy()
+    w = money(h, "household_weight").to_numpy()
+    people = w * h["household_count_people"].to_numpy()
+    # Gini from its pairwise definition, in blocks to bound memory.
+    pairs = 0.0
+    for start in range(0, len(x), 500):
+        block = slice(start, start + 500)
+        pairs += float(
+            (people[block, None] * people[None, :] * np.abs(x[block, None] - x[None, :])).sum()
+        )
+    gini = pairs / (2 * people.sum() * (people * x).sum())
+    # A household's rank share: the share of people in households with income <= its own.
+    by_income = pd.Series(people).groupby(x).sum().sort_index().cumsum() / people.sum()
+    share = pd.Series(x).map(by_income).to_numpy()
+    total = (w * x).sum()
+    return {
+        "gini": gini,
+        "top_10_pct_share": (w * x)[share > 0.9].sum() / total,
+        "top_1_pct_share": (w * x)[share > 0.99].sum() / total,
+    }
+
+
+def age_group(age: pd.Series[Any]) -> pd.Series[Any]:
+    years = np.floor(age.astype("float64"))
+    return pd.Series(
+        np.select([years < 18, years < 65], ["child", "adult"], "senior"), index=age.index
+    )
+
+
+def expected_poverty(p: pd.DataFrame, groups: pd.Series[Any], measure: str) -> pd.DataFrame:
+    frame = pd.DataFrame({"group": groups, "w": money(p, "person_weight")})
+    for policy in POLICIES:
+        frame[policy] = frame["w"] * p[f"{policy}_{measure}"].astype("float64")
+    sums = frame.groupby("group")[["w", *POLICIES]].sum()
+    everyone = sums.sum()
+    sums.loc["all"] = everyone
+    return sums[list(POLICIES)].div(sums["w"], axis=0)
+
+
+def expected_intra_decile(h: pd.DataFrame) -> pd.DataFrame:
+    b = money(h, "baseline_household_net_income")
+    change = (money(h, "reform_household_net_income") - b) / b.clip(lower=1)
+    labels = [label for label, _, _ in INTRA_DECILE_BUCKETS]
+    bucket = pd.cut(change, bins=[-np.inf, -0.05, -1e-3, 1e-3, 0.05, np.inf], labels=labels)
+    frame = pd.DataFrame(
+        {
+            "decile": h["household_income_decile"],
+            "bucket": bucket,
+            "people": money(h, "household_weight") * h["household_count_people"],
+        }
+    )
+    frame = frame[frame["decile"].between(1, 10)]
+    counts = frame.pivot_table(
+        index="decile", columns="bucket", values="people", aggfunc="sum", observed=False
+    ).reindex(index=range(1, 11), columns=labels)
+    counts = counts.fillna(0.0)
+    return counts.div(counts.sum(axis=1), axis=0).fillna(0.0)
+
+
+# -- checks ---------------------------------------------------------------------------
+
+
+def check_report(h: pd.DataFrame, p: pd.DataFrame) -> dict[str, Any]:
+    report = build_report(h, p)
+    assert_report_matches(report, h, p)
+    return report
+
+
+def assert_report_matches(report: dict[str, Any], h: pd.DataFrame, p: pd.DataFrame) -> None:
+    """Every number of `report` equals the definitions computed here from the raw results."""
+    for key, (value, scale) in expected_budget(h).items():
+        assert close(report["budget"][key], value, scale), key
+
+    deciles = expected_deciles(h)
+    assert list(report["decile"]["average"]) == [str(d) for d in deciles.index]
+    assert list(report["decile"]["relative"]) == [str(d) for d in deciles.index]
+    for decile, row in deciles.iterrows():
+        assert close(report["decile"]["average"][str(decile)], row.average, row.average_scale)
+        assert close(report["decile"]["relative"][str(decile)], row.relative, row.relative_scale)
+
+    for policy in POLICIES:
+        for measure, value in expected_inequality(h, policy).items():
+            assert close(report["inequality"][measure][policy], value), (measure, policy)
+
+    for groups, section, names in (
+        (age_group(p["age"]), "poverty", ["child", "adult", "senior", "all"]),
+        (
+            p["is_male"].map({True: "male", False: "female"}),
+            "poverty_by_gender",
+            ["male", "female"],
+        ),
+    ):
+        for measure in ("poverty", "deep_poverty"):
+            rates = expected_poverty(p, groups, f"in_{measure}").reindex(names)
+            assert list(report[section][measure]) == names
+            for group, row in rates.iterrows():
+                for policy in POLICIES:
+                    assert close(report[section][measure][group][policy], row[policy])
+
+    intra = expected_intra_decile(h)
+    for label in intra.columns:
+        shares = report["intra_decile"]["deciles"][label]
+        assert len(shares) == 10
+        for actual, expected in zip(shares, intra[label], strict=True):
+            assert close(actual, expected)
+        assert close(report["intra_decile"]["all"][label], intra[label].mean())
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_random_population_matches_definitions(seed: int) -> None:
+    households, people = random_frames(seed)
+    assert households["baseline_household_net_income"].dtype == np.float32
+    report = check_report(households, people)
+    # Decile 1 can be all negative incomes, which v1 leaves out.
+    assert {str(d) for d in range(2, 11)} <= set(report["decile"]["average"])
+
+
+def test_hand_computed_numbers() -> None:
+    # Two equal households of one person each, incomes 0 and 100: Gini 1/2.
+    h = household_frame([1.0, 1.0], [1, 1], [0.0, 100.0], [10.0, 100.0], decile=[5, 10])
+    p = person_frame(h, [30.0, 70.0], np.random.default_rng(0))
+    report = check_report(h, p)
+    assert report["inequality"]["gini"]["baseline"] == pytest.approx(0.5, rel=1e-12)
+    # Reform incomes 10 and 100: Σ|xj-xk| over ordered pairs 180, / (2·2·110).
+    assert report["inequality"]["gini"]["reform"] == pytest.approx(180 / 440, rel=1e-12)
+    assert report["decile"]["average"] == {"5": 10.0, "10": 0.0}
+    # A baseline of 0 has no relative change to speak of: v1 divides and gets infinity.
+    assert report["decile"]["relative"] == {"5": None, "10": 0.0}
+    assert report["budget"]["households"] == 2.0
+    assert report["budget"]["baseline_net_income"] == 100.0
+    assert report["budget"]["tax_revenue_impact"] == pytest.approx(2.0, rel=1e-6)
+    # The top person of two holds 100 of 100 (baseline), 100 of 110 (reform).
+    assert report["inequality"]["top_10_pct_share"]["baseline"] == 1.0
+    assert report["inequality"]["top_10_pct_share"]["reform"] == pytest.approx(100 / 110)
+    # Income 0 → 10: c = 10 / max(0, 1) = 10, a gain of more than 5% in decile 5.
+    assert report["intra_decile"]["deciles"]["Gain more than 5%"][4] == 1.0
+    assert report["intra_decile"]["deciles"]["No change"][9] == 1.0
+    assert report["intra_decile"]["all"]["Gain more than 5%"] == pytest.approx(0.1)
+
+
+def test_zero_change_reform() -> None:
+    h, p = random_frames(seed=11, households=500)
+    for variable in ("household_net_income", "equiv_household_net_income", "household_tax"):
+        h[f"reform_{variable}"] = h[f"baseline_{variable}"]
+    for variable in ("household_benefits", "household_state_income_tax"):
+        h[f"reform_{variable}"] = h[f"baseline_{variable}"]
+    for measure in ("in_poverty", "in_deep_poverty"):
+        p[f"reform_{measure}"] = p[f"baseline_{measure}"]
+    report = check_report(h, p)
+    budget = report["budget"]
+    for key in ("budgetary_impact", "tax_revenue_impact", "benefit_spending_impact"):
+        assert budget[key] == 0.0
+    assert set(report["decile"]["average"].values()) == {0.0}
+    assert set(report["decile"]["relative"].values()) == {0.0}
+    for measure in report["inequality"].values():
+        assert measure["baseline"] == measure["reform"]
+    present = [int(d) for d in report["decile"]["average"]]
+    no_change = report["intra_decile"]["deciles"]["No change"]
+    assert [no_change[d - 1] for d in present] == [1.0] * len(present)
+    # v1 averages the ten deciles, an empty one counting 0.
+    assert report["intra_decile"]["all"]["No change"] == pytest.approx(len(present) / 10)
+
+
+def test_a_decile_without_change() -> None:
+    h, p = random_frames(seed=12, households=800)
+    unchanged = h["household_income_decile"] == 4
+    for variable in ("household_net_income", "equiv_household_net_income"):
+        h.loc[unchanged, f"reform_{variable}"] = h.loc[unchanged, f"baseline_{variable}"]
+    report = check_report(h, p)
+    assert report["decile"]["average"]["4"] == 0.0
+    assert report["decile"]["relative"]["4"] == 0.0
+    assert report["intra_decile"]["deciles"]["No change"][3] == 1.0
+    assert report["decile"]["average"]["5"] != 0.0
+
+
+def test_negative_incomes() -> None:
+    weight = [2.0, 1.0, 3.0, 1.0, 2.0]
+    people = [2, 1, 3, 1, 4]
+    baseline = [-5000.0, -10.0, 20000.0, 60000.0, 35000.0]
+    reform = [-4000.0, 50.0, 21000.0, 59000.0, 35000.0]
+    h = household_frame(weight, people, baseline, reform)
+    assert list(h["household_income_decile"][:2]) == [-1, -1]
+    rng = np.random.default_rng(5)
+    p = person_frame(h, list(rng.uniform(0, 90, sum(people))), rng)
+    report = check_report(h, p)
+    # Negative-income households count in the budget but in no decile.
+    assert "-1" not in report["decile"]["average"]
+    assert report["budget"]["households"] == 9.0
+    # Their equivalised income counts as 0 in the inequality measures.
+    x = np.array([0, 0, 20000 / 3**0.5, 60000, 35000 / 2])
+    n = np.array(weight) * np.array(people)
+    pairs = (n[:, None] * n[None, :] * np.abs(x[:, None] - x[None, :])).sum()
+    assert report["inequality"]["gini"]["baseline"] == pytest.approx(
+        pairs / (2 * n.sum() * (n * x).sum()), rel=1e-6
+    )
+
+
+def test_empty_age_group_is_null_not_nan() -> None:
+    h = household_frame([1.0, 3.0], [1, 2], [1000.0, 50000.0], [1100.0, 50000.0], decile=[1, 10])
+    p = person_frame(h, [30.0, 40.0, 8.0], np.random.default_rng(1))
+    report = build_report(h, p)
+    assert report["poverty"]["poverty"]["senior"] == {"baseline": None, "reform": None}
+    assert report["poverty"]["poverty"]["child"]["baseline"] is not None
+
+
+def test_missing_column_is_refused() -> None:
+    h, p = random_frames(seed=4, households=50)
+    with pytest.raises(ResultsError, match="reform_household_tax"):
+        build_report(h.drop(columns=["reform_household_tax"]), p)
+
+
+def test_agrees_with_microdf_where_v1_uses_it() -> None:
+    """Ranks, Gini and weighted group sums against microdf, which v1 computes with."""
+    microdf = pytest.importorskip("microdf")
+    h, p = random_frames(seed=21, households=2000)
+    report = build_report(h, p)
+    count = h["household_count_people"].to_numpy()
+    weight = money(h, "household_weight").to_numpy()
+    for policy in POLICIES:
+        income = microdf.MicroSeries(
+            money(h, f"{policy}_equiv_household_net_income").clip(lower=0).to_numpy(),
+            weights=weight * count,
+        )
+        top_10 = np.asarray(income.decile_rank()) == 10
+        top_1 = np.asarray(income.percentile_rank()) == 100
+        by_household = microdf.MicroSeries(np.asarray(income), weights=weight)
+        assert close(report["inequality"]["gini"][policy], float(income.gini()))
+        assert close(
+            report["inequality"]["top_10_pct_share"][policy],
+            by_household[top_10].sum() / by_household.sum(),
+        )
+        assert close(
+            report["inequality"]["top_1_pct_share"][policy],
+            by_household[top_1].sum() / by_household.sum(),
+        )
+
+
+def parquet(frame: pd.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    return buffer.getvalue()
+
+
+def content(uri: str, data: bytes) -> ResultFileContent:
+    return ResultFileContent(uri=uri, sha256=hashlib.sha256(data).hexdigest(), data=data)
+
+
+def test_results_files_are_read_and_partitions_stacked() -> None:
+    h, p = random_frames(seed=8, households=300)
+    assert list(h.columns) == household_columns()
+    assert list(p.columns) == person_columns()
+    halves = [
+        content(f"file:///r/part-{i}/{name}", parquet(frame))
+        for i, (households, people) in enumerate(
+            ((h[:100], p[p.household_id < 100]), (h[100:], p[p.household_id >= 100]))
+        )
+        for name, frame in (("households.parquet", households), ("people.parquet", people))
+    ]
+    households, people = read_results(halves)
+    assert households["baseline_household_net_income"].dtype == np.float32
+    assert len(households) == 300 and len(people) == len(p)
+    assert build_report(households, people) == build_report(h, p)
+
+
+def test_results_with_a_wrong_checksum_are_refused() -> None:
+    h, p = random_frames(seed=9, households=20)
+    files = [content("file:///r/households.parquet", parquet(h))]
+    files.append(ResultFileContent("file:///r/people.parquet", "0" * 64, parquet(p)))
+    with pytest.raises(ResultsError, match="SHA-256"):
+        read_results(files)
+
+
+def test_results_without_people_are_refused() -> None:
+    h, _ = random_frames(seed=10, households=20)
+    with pytest.raises(ResultsError, match=r"people\.parquet"):
+        read_results([content("file:///r/households.parquet", parquet(h))])
+
+
+def test_report_is_plain_json() -> None:
+    import json
+
+    h, p = random_frames(seed=13, households=200)
+    report = build_report(h, p)
+    text = json.dumps(report, allow_nan=False)
+    assert json.loads(text) == report
+    assert not any(isinstance(v, float) and math.isnan(v) for v in _leaves(report))
+
+
+def _leaves(value: Any) -> list[Any]:
+    if isinstance(value, dict):
+        return [leaf for item in value.values() for leaf in _leaves(item)]
+    if isinstance(value, list):
+        return [leaf for item in value for leaf in _leaves(item)]
+    return [value]
