@@ -57,7 +57,7 @@ def running(var: Path) -> dict[str, int]:
     return found
 
 
-def up(var: Path, gateway_url: str, timeout: float) -> None:
+def up(var: Path, ready_urls: list[str], timeout: float) -> None:
     (var / "log").mkdir(parents=True, exist_ok=True)
     (var / "run").mkdir(parents=True, exist_ok=True)
     already = running(var)
@@ -75,17 +75,19 @@ def up(var: Path, gateway_url: str, timeout: float) -> None:
         )
         _pid_file(var, name).write_text(str(child.pid))
         print(f"  {name:12} started (pid {child.pid}), log {var / 'log' / (name + '.log')}")
-    wait_ready(gateway_url, timeout, var)
-
-
-def wait_ready(gateway_url: str, timeout: float, var: Path) -> None:
     deadline = time.monotonic() + timeout
+    for url in ready_urls:
+        wait_ready(url, deadline, var)
+
+
+def wait_ready(url: str, deadline: float, var: Path) -> None:
+    """Wait until `url`/readyz answers 200; fail early if a process died."""
     last = ""
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(f"{gateway_url}/readyz", timeout=3) as answer:
+            with urllib.request.urlopen(f"{url}/readyz", timeout=3) as answer:
                 if answer.status == 200:
-                    print(f"gateway ready at {gateway_url}")
+                    print(f"ready: {url}")
                     return
         except urllib.error.HTTPError as exc:
             last = exc.read().decode(errors="replace")
@@ -95,7 +97,7 @@ def wait_ready(gateway_url: str, timeout: float, var: Path) -> None:
         if dead:
             raise SystemExit(f"processes exited during start: {', '.join(dead)}; see {var / 'log'}")
         time.sleep(1)
-    raise SystemExit(f"gateway not ready after {timeout:.0f} s: {last}")
+    raise SystemExit(f"{url} not ready in time: {last}")
 
 
 def down(var: Path) -> None:
@@ -118,13 +120,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("action", choices=["up", "down", "status"])
     parser.add_argument("--var", type=Path, default=ROOT / "var")
-    parser.add_argument("--gateway-url", default=None)
     parser.add_argument("--timeout", type=float, default=300)
     args = parser.parse_args()
     port = os.environ.get("FISCUS_GATEWAY_PORT", "8000")
-    gateway_url = args.gateway_url or f"http://127.0.0.1:{port}"
+    worker_port = os.environ.get("FISCUS_WORKER_PORT", "8013")
+    # The gateway is ready when every service is; the worker when its engine is warm.
+    ready_urls = [f"http://127.0.0.1:{worker_port}", f"http://127.0.0.1:{port}"]
     if args.action == "up":
-        up(args.var, gateway_url, args.timeout)
+        up(args.var, ready_urls, args.timeout)
     elif args.action == "down":
         down(args.var)
     else:

@@ -147,10 +147,13 @@ def downgrade(
 def main() -> None:
     parser = argparse.ArgumentParser(description="Apply or revert every service's migrations")
     parser.add_argument("action", choices=["upgrade", "downgrade", "revision"])
-    parser.add_argument("services", nargs="*", choices=SERVICES, default=[])
+    parser.add_argument("services", nargs="*", help=f"some of {', '.join(SERVICES)}; all if none")
     parser.add_argument("--revision", default=None, help="target revision")
     parser.add_argument("-m", "--message", default="change", help="message of a new revision")
     args = parser.parse_args()
+    unknown = set(args.services) - set(SERVICES)
+    if unknown:
+        parser.error(f"unknown services: {', '.join(sorted(unknown))}")
     services: tuple[ServiceName, ...] = tuple(args.services) or SERVICES
     settings = get_settings()
     if args.action == "upgrade":

@@ -60,6 +60,11 @@ class ProblemError(Exception):
         self.errors = list(errors)
 
 
+def openapi_problem(description: str) -> dict[str, Any]:
+    """The OpenAPI `responses` entry of an error that answers with a problem document."""
+    return {"description": description, "model": Problem, "content": {PROBLEM_JSON: {}}}
+
+
 def not_found(what: str, identifier: str) -> ProblemError:
     return ProblemError(404, "Not Found", f"{what} {identifier} does not exist", kind="not-found")
 

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
 import httpx
+import pandas as pd
 import pytest
 
+from contracts.results.v1 import HOUSEHOLDS_FILE, PEOPLE_FILE
 from sdk import FiscusClient, FiscusError
+from shared import storage
 from tests.e2e.conftest import RunningStack
+from tests.unit.test_report import assert_report_matches
 
 pytestmark = pytest.mark.slow
 
@@ -111,3 +116,24 @@ def test_bad_input_is_refused_and_changes_nothing(
     assert no_report.value.problem["status"] == 404
 
     assert {path: count(fiscus, path) for path in paths} == before
+
+
+def stored_results(simulation: dict[str, Any]) -> dict[str, pd.DataFrame]:
+    """The simulation's result files, checked against their declared SHA-256."""
+    frames: dict[str, pd.DataFrame] = {}
+    for result in simulation["results"]:
+        assert storage.sha256_of(result["uri"]) == result["sha256"]
+        frame = pd.read_parquet(io.BytesIO(storage.read_bytes(result["uri"])))
+        assert len(frame) == result["rows"]
+        frames[result["uri"].rsplit("/", 1)[-1]] = frame
+    return frames
+
+
+def test_report_equals_an_independent_computation_from_the_raw_results(
+    finished: dict[str, Any],
+) -> None:
+    frames = stored_results(finished["simulation"])
+    households, people = frames[HOUSEHOLDS_FILE], frames[PEOPLE_FILE]
+    assert len(households) == finished["dataset"]["households"]
+    assert len(people) == finished["dataset"]["people"]
+    assert_report_matches(finished["report"]["report"], households, people)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,9 +12,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from services.dataset.main import create_app
-from shared import migrations
 from shared.problems import PROBLEM_JSON
 from shared.settings import Settings
+from tests.service.schemas import migrated_afresh
 
 PATH = "/api/v1/datasets"
 SMALL_LIMIT = 200_000
@@ -24,14 +23,7 @@ SMALL_LIMIT = 200_000
 @pytest.fixture(scope="module")
 def dataset_settings(settings: Settings) -> Settings:
     """The dataset schema alone, dropped and migrated afresh for this module."""
-
-    async def reset() -> None:
-        await migrations.ensure_database(settings.database_url)
-        await migrations.drop_service_schema(settings.database_url, "dataset")
-
-    asyncio.run(reset())
-    migrations.upgrade(("dataset",), settings)
-    return settings
+    return migrated_afresh(settings, "dataset")
 
 
 @pytest.fixture(scope="module")

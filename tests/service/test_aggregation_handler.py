@@ -7,15 +7,12 @@ import asyncio
 import hashlib
 import io
 import json
-import shutil
-import subprocess
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import aio_pika
 import httpx
 import pandas as pd
 import pytest
@@ -32,25 +29,18 @@ from services.aggregation.handlers.simulation_completed import (
     handle_simulation_completed,
 )
 from services.aggregation.main import create_app
-from shared import migrations, storage
+from shared import storage
 from shared.db import Database
 from shared.settings import Settings
-from tests.conftest import TEST_VHOST
-from tests.service.bus import event_tap
+from tests.service.bus import event_tap, publish, wait_until_consumed
+from tests.service.schemas import migrated_afresh
 from tests.unit.aggregation_results import random_frames
 
 
 @pytest.fixture(scope="module")
-def aggregation_settings(settings: Settings) -> Iterator[Settings]:
+def aggregation_settings(settings: Settings) -> Settings:
     """Only the aggregation schema, dropped and migrated afresh for this module."""
-
-    async def drop() -> None:
-        await migrations.ensure_database(settings.database_url)
-        await migrations.drop_service_schema(settings.database_url, "aggregation")
-
-    asyncio.run(drop())
-    migrations.upgrade(("aggregation",), settings)
-    yield settings
+    return migrated_afresh(settings, "aggregation")
 
 
 @pytest.fixture(scope="module")
@@ -104,47 +94,6 @@ def completed_event(simulation_id: str, files: list[ResultFile]) -> CloudEvent:
         seconds=1.5,
     )
     return CloudEvent.wrap(payload, source="/fiscus/simulation", subject=simulation_id)
-
-
-async def publish(amqp_url: str, event: CloudEvent) -> None:
-    connection = await aio_pika.connect(amqp_url)
-    async with connection:
-        channel = await connection.channel(publisher_confirms=True)
-        exchange = await channel.get_exchange("fiscus.events")
-        await exchange.publish(
-            aio_pika.Message(
-                event.model_dump_json().encode(),
-                content_type="application/cloudevents+json",
-                message_id=event.id,
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            ),
-            routing_key=event.type,
-            mandatory=True,
-        )
-
-
-def queue_depth(queue: str) -> int:
-    """Messages in a queue, ready or delivered but not yet acknowledged."""
-    rabbitmqctl = shutil.which("rabbitmqctl") or "/usr/sbin/rabbitmqctl"
-    listed = subprocess.run(
-        [rabbitmqctl, "list_queues", "-p", TEST_VHOST, "name", "messages", "-q"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    for line in listed.splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[0] == queue:
-            return int(parts[1])
-    raise LookupError(queue)
-
-
-async def wait_until_consumed(queue: str, timeout: float = 60.0) -> None:
-    async with asyncio.timeout(timeout):
-        while True:
-            if await asyncio.to_thread(queue_depth, queue) == 0:
-                return
-            await asyncio.sleep(0.2)
 
 
 async def count(database: Database, statement: sa.Select[Any]) -> int:

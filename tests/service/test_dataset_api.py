@@ -8,7 +8,6 @@ import uuid
 import zipfile
 from typing import Any
 
-import aio_pika
 import httpx
 import pandas as pd
 import pytest
@@ -20,6 +19,7 @@ from contracts.events.dataset.v1 import DatasetRegistered
 from services.dataset.domain.states import POSTAL_CODE_BY_FIPS
 from shared.population import ENTITIES, content_sha256, file_name, read_population_files
 from shared.settings import Settings
+from tests.service.bus import event_tap
 from tests.service.dataset_fixtures import (
     PATH,
     admin,
@@ -212,20 +212,16 @@ async def test_an_uploaded_download_registers_with_the_same_hash(
 async def test_the_relay_publishes_dataset_registered_to_the_events_exchange(
     api: httpx.AsyncClient, dataset_settings: Settings
 ) -> None:
-    connection = await aio_pika.connect(dataset_settings.amqp_url)
-    async with connection:
-        channel = await connection.channel()
-        exchange = await channel.declare_exchange(
-            dataset_settings.events_exchange, aio_pika.ExchangeType.TOPIC, durable=True
-        )
-        queue = await channel.declare_queue(exclusive=True, auto_delete=True)
-        await queue.bind(exchange, routing_key=DatasetRegistered.event_type)
-
+    async with event_tap(
+        dataset_settings.amqp_url,
+        DatasetRegistered.event_type,
+        exchange=dataset_settings.events_exchange,
+    ) as tap:
         answer = await api.post(f"{PATH}/synthetic", json={"name": "announced", "households": 5})
         assert answer.status_code == 201
         dataset = answer.json()
 
-        message = await next_message_about(queue, dataset["id"])
+        message = await tap.message_about(dataset["id"])
     assert message.content_type == "application/cloudevents+json"
     assert message.routing_key == "dataset.registered"
     event = CloudEvent.model_validate(json.loads(message.body))
@@ -244,15 +240,3 @@ async def test_the_relay_publishes_dataset_registered_to_the_events_exchange(
         5,
         dataset["states"],
     )
-
-
-async def next_message_about(
-    queue: aio_pika.abc.AbstractQueue, subject: str
-) -> aio_pika.abc.AbstractIncomingMessage:
-    """The first event about `subject`; events of earlier tests may come before it."""
-    async with queue.iterator(timeout=30) as messages:
-        async for message in messages:
-            await message.ack()
-            if json.loads(message.body).get("subject") == subject:
-                return message
-    raise AssertionError(f"no event about {subject} arrived")

@@ -12,7 +12,6 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
-import aio_pika
 import httpx
 import pytest
 import sqlalchemy as sa
@@ -25,6 +24,7 @@ from services.policy.domain.parameters import PolicyEngineParameterTree, WarmPar
 from services.policy.main import create_app
 from shared.settings import Settings
 from tests.policy_fixtures import LOAD_TIMEOUT_SECONDS, US_PARAMETER_TREE
+from tests.service.bus import event_tap
 
 pytestmark = pytest.mark.slow
 
@@ -274,20 +274,14 @@ async def test_not_ready_and_503_until_the_tree_is_loaded(migrated: Settings) ->
 async def test_policy_created_reaches_a_subscriber_on_rabbitmq(
     migrated: Settings, warm_tree: WarmParameterTree
 ) -> None:
-    connection = await aio_pika.connect(migrated.amqp_url)
-    async with connection:
-        channel = await connection.channel()
-        exchange = await channel.declare_exchange(
-            migrated.events_exchange, aio_pika.ExchangeType.TOPIC, durable=True
-        )
-        queue = await channel.declare_queue(exclusive=True, auto_delete=True)
-        await queue.bind(exchange, routing_key="policy.created")
-
-        async with running(create_app(migrated, parameter_tree=warm_tree)) as client:
-            response = await client.post(PATH, json={"name": "CTC event", "data": REFORM})
-            assert response.status_code == 201, response.text
-            policy = response.json()
-            message = await receive_about(queue, policy["id"])
+    async with (
+        event_tap(migrated.amqp_url, "policy.created", exchange=migrated.events_exchange) as tap,
+        running(create_app(migrated, parameter_tree=warm_tree)) as client,
+    ):
+        response = await client.post(PATH, json={"name": "CTC event", "data": REFORM})
+        assert response.status_code == 201, response.text
+        policy = response.json()
+        message = await tap.message_about(policy["id"])
 
     assert message.content_type == "application/cloudevents+json"
     envelope = json.loads(message.body)
@@ -305,18 +299,3 @@ async def test_policy_created_reaches_a_subscriber_on_rabbitmq(
         "sha256": independent_sha256(REFORM),
         "data": REFORM,
     }
-
-
-async def receive_about(
-    queue: aio_pika.abc.AbstractQueue, subject: str
-) -> aio_pika.abc.AbstractIncomingMessage:
-    """The message about `subject`; events of earlier tests may come first."""
-    for _ in range(300):
-        message = await queue.get(fail=False, timeout=5)
-        if message is None:
-            await asyncio.sleep(0.1)
-            continue
-        await message.ack()
-        if json.loads(message.body).get("subject") == subject:
-            return message
-    raise AssertionError(f"no policy.created event about {subject} arrived")

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
-import subprocess
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
-import aio_pika
 import httpx
 import pytest
 import sqlalchemy as sa
@@ -26,7 +23,7 @@ from services.simulation.main import create_app
 from shared.db import Database
 from shared.problems import PROBLEM_JSON
 from shared.settings import Settings
-from tests.conftest import TEST_VHOST
+from tests.service.bus import publish, wait_until_consumed
 
 REFORM = {"gov.irs.credits.ctc.amount.base[0].amount": {"2025-01-01.2100-12-31": 3000}}
 
@@ -290,55 +287,6 @@ async def test_an_older_event_does_not_overwrite_a_newer_projection(
     async with database.unit_of_work() as uow:
         view = await projections.find_dataset(uow, dataset_id)
     assert view is not None and view.storage_uri == "file:///newer"
-
-
-def queue_depth(queue: str) -> int:
-    """Messages in a queue, ready or delivered but not yet acknowledged."""
-    rabbitmqctl = shutil.which("rabbitmqctl") or "/usr/sbin/rabbitmqctl"
-    listed = subprocess.run(
-        [
-            rabbitmqctl,
-            "list_queues",
-            "-p",
-            TEST_VHOST,
-            "name",
-            "messages",
-            "-q",
-            "--no-table-headers",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    for line in listed.splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[0] == queue:
-            return int(parts[1])
-    raise LookupError(queue)
-
-
-async def wait_until_consumed(queue: str, timeout: float = 20.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while await asyncio.to_thread(queue_depth, queue) > 0:
-        if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError(f"{queue} still holds messages")
-        await asyncio.sleep(0.2)
-
-
-async def publish(amqp_url: str, event: CloudEvent) -> None:
-    connection = await aio_pika.connect(amqp_url)
-    async with connection:
-        channel = await connection.channel(publisher_confirms=True)
-        exchange = await channel.get_exchange("fiscus.events")
-        await exchange.publish(
-            aio_pika.Message(
-                event.model_dump_json().encode(),
-                content_type="application/cloudevents+json",
-                message_id=event.id,
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            ),
-            routing_key=event.type,
-        )
 
 
 async def test_projection_consumers_take_events_from_the_broker_once(

@@ -40,7 +40,7 @@ from shared import storage
 from shared.db import Database, create_engine
 from shared.population import ENTITIES, Population, to_parquet_bytes, write_population
 from shared.settings import Settings
-from tests.service.bus import EventTap, event_tap
+from tests.service.bus import EventTap, event_tap, publish
 
 REFORM = {"gov.irs.credits.ctc.amount.base[0].amount": {"2025-01-01.2100-12-31": 3000}}
 BASELINE = {"gov.irs.credits.ctc.amount.base[0].amount": {"2025-01-01.2100-12-31": 2000}}
@@ -202,19 +202,6 @@ async def request_simulation(
     return simulation_id, event
 
 
-async def publish_directly(amqp_url: str, event: CloudEvent) -> None:
-    connection = await aio_pika.connect(amqp_url)
-    async with connection:
-        channel = await connection.channel(publisher_confirms=True)
-        exchange = await channel.get_exchange("fiscus.events")
-        message = aio_pika.Message(
-            event.model_dump_json().encode(),
-            message_id=event.id,
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-        )
-        await exchange.publish(message, routing_key=event.type)
-
-
 async def next_event_about(tap: EventTap, simulation_id: str) -> dict[str, Any]:
     while True:
         document = await tap.next(timeout=30)
@@ -287,10 +274,8 @@ async def test_a_redelivered_request_for_a_completed_simulation_does_nothing(
 
     # The same request delivered again, as after a lost acknowledgement, and a copy
     # under another event id.
-    await publish_directly(worker.settings.amqp_url, request)
-    await publish_directly(
-        worker.settings.amqp_url, request.model_copy(update={"id": str(uuid.uuid4())})
-    )
+    await publish(worker.settings.amqp_url, request)
+    await publish(worker.settings.amqp_url, request.model_copy(update={"id": str(uuid.uuid4())}))
     # A sentinel behind them in the queue: once it is done, so are they.
     sentinel_id, _ = await request_simulation(worker, dataset_id, policy_id, None)
     await next_event_about(worker.tap, sentinel_id)

@@ -163,8 +163,9 @@ def assert_report_matches(report: dict[str, Any], h: pd.DataFrame, p: pd.DataFra
         assert close(report["budget"][key], value, scale), key
 
     deciles = expected_deciles(h)
-    assert list(report["decile"]["average"]) == [str(d) for d in deciles.index]
-    assert list(report["decile"]["relative"]) == [str(d) for d in deciles.index]
+    # Key order is not part of the report: Postgres JSONB does not keep it.
+    assert set(report["decile"]["average"]) == {str(d) for d in deciles.index}
+    assert set(report["decile"]["relative"]) == {str(d) for d in deciles.index}
     for decile, row in deciles.iterrows():
         assert close(report["decile"]["average"][str(decile)], row.average, row.average_scale)
         assert close(report["decile"]["relative"][str(decile)], row.relative, row.relative_scale)
@@ -183,7 +184,7 @@ def assert_report_matches(report: dict[str, Any], h: pd.DataFrame, p: pd.DataFra
     ):
         for measure in ("poverty", "deep_poverty"):
             rates = expected_poverty(p, groups, f"in_{measure}").reindex(names)
-            assert list(report[section][measure]) == names
+            assert set(report[section][measure]) == set(names)
             for group, row in rates.iterrows():
                 for policy in POLICIES:
                     assert close(report[section][measure][group][policy], row[policy])

@@ -1,4 +1,4 @@
-"""The simulation service's pure logic: statuses, requests, resources, cursors, result files."""
+"""The simulation service's pure logic: statuses, requests, resources, pages, result files."""
 
 from __future__ import annotations
 
@@ -19,18 +19,17 @@ from services.simulation.domain.results import (
 from services.simulation.domain.simulations import (
     FIRST_YEAR,
     LAST_YEAR,
+    SimulationPage,
     SimulationRequest,
     Status,
     attempts_exhausted,
-    decode_cursor,
-    encode_cursor,
     failure_of,
     is_finished,
     may_start,
-    page_of,
     resource_from_row,
     unknown_inputs,
 )
+from shared.pagination import decode_cursor
 
 CREATED = datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
 
@@ -125,20 +124,13 @@ def test_completed_resource_carries_results_and_timings() -> None:
     assert resource.timings is not None and resource.timings.total_seconds == 2.3
 
 
-def test_cursor_round_trips_and_rejects_garbage() -> None:
-    assert decode_cursor(encode_cursor(CREATED, "abc|def")) == (CREATED, "abc|def")
-    for garbage in ("", "not-base64!", encode_cursor(CREATED, "x")[:-3] + "@@@"):
-        with pytest.raises(ValueError):
-            decode_cursor(garbage)
-
-
 def test_page_gives_a_cursor_only_when_more_rows_exist() -> None:
     rows = [row(id=f"s{i}", created_at=CREATED - timedelta(seconds=i)) for i in range(3)]
-    page = page_of(rows, limit=2)
+    page = SimulationPage.of_rows(rows, 2, resource_from_row)
     assert [item.id for item in page.items] == ["s0", "s1"]
     assert page.next_cursor is not None
     assert decode_cursor(page.next_cursor) == (rows[1]["created_at"], "s1")
-    assert page_of(rows, limit=3).next_cursor is None
+    assert SimulationPage.of_rows(rows, 3, resource_from_row).next_cursor is None
 
 
 def test_result_columns_must_match_the_contract() -> None:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path
 from pydantic import BaseModel
 
 from services.aggregation.db.tables import reports
-from shared.problems import PROBLEM_JSON, Problem, ProblemError
+from shared.problems import ProblemError, openapi_problem
 from shared.service import UnitOfWorkDep
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
@@ -33,13 +33,7 @@ class ImpactReport(BaseModel):
 @router.get(
     "/simulations/{simulation_id}/report",
     summary="The impact report of a simulation",
-    responses={
-        404: {
-            "model": Problem,
-            "content": {PROBLEM_JSON: {}},
-            "description": "The report is not ready or the simulation is unknown",
-        }
-    },
+    responses={404: openapi_problem("The report is not ready or the simulation is unknown")},
 )
 async def get_report(
     simulation_id: Annotated[str, Path(max_length=64)], uow: UnitOfWorkDep

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy.engine import RowMapping
 
@@ -30,22 +29,16 @@ from services.dataset.domain.datasets import (
     DatasetResource,
     Source,
     SyntheticDatasetRequest,
-    decode_cursor,
-    page_of,
     resource_from_row,
 )
 from services.dataset.domain.intake import PopulationFiles, check_upload, synthesize
-from shared.problems import PROBLEM_JSON, FieldError, Problem, ProblemError, invalid, not_found
+from shared.pagination import DEFAULT_PAGE, PageCursor, PageLimit, position_of
+from shared.problems import ProblemError, invalid, not_found, openapi_problem
 from shared.service import ProcessDep, ServiceProcess, UnitOfWorkDep
 
 PATH = "/api/v1/datasets"
-MAX_PAGE = 100
 
 router = APIRouter(prefix=PATH, tags=["datasets"])
-
-
-def _problem(description: str) -> dict[str, Any]:
-    return {"description": description, "model": Problem, "content": {PROBLEM_JSON: {}}}
 
 
 async def _register(
@@ -105,7 +98,7 @@ async def _register(
     "/synthetic",
     status_code=201,
     summary="Generate and register the built-in synthetic US population",
-    responses={422: _problem("Invalid body")},
+    responses={422: openapi_problem("Invalid body")},
 )
 async def create_synthetic_dataset(
     body: SyntheticDatasetRequest, process: ProcessDep, response: Response
@@ -129,10 +122,10 @@ async def create_synthetic_dataset(
     summary="Register an uploaded population: a zip of the six entity Parquet files",
     openapi_extra={"requestBody": UPLOAD_REQUEST_BODY},
     responses={
-        400: _problem("Malformed multipart body"),
-        413: _problem("Upload over the size limit"),
-        415: _problem("Not multipart/form-data"),
-        422: _problem("Invalid fields, archive or population; `errors` names each problem"),
+        400: openapi_problem("Malformed multipart body"),
+        413: openapi_problem("Upload over the size limit"),
+        415: openapi_problem("Not multipart/form-data"),
+        422: openapi_problem("Invalid fields, archive or population; `errors` names each problem"),
     },
 )
 async def upload_dataset(
@@ -159,21 +152,15 @@ async def upload_dataset(
 
 @router.get("", summary="List datasets, newest first")
 async def list_all_datasets(
-    uow: UnitOfWorkDep,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
-    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
+    uow: UnitOfWorkDep, limit: PageLimit = DEFAULT_PAGE, cursor: PageCursor = None
 ) -> DatasetPage:
-    after = None
-    if cursor is not None:
-        try:
-            after = decode_cursor(cursor)
-        except ValueError as exc:
-            raise invalid([FieldError(field="cursor", message=str(exc))]) from exc
-    rows = await list_datasets(uow, limit=limit + 1, after=after)
-    return page_of(rows, limit)
+    rows = await list_datasets(uow, limit=limit + 1, after=position_of(cursor))
+    return DatasetPage.of_rows(rows, limit, resource_from_row)
 
 
-@router.get("/{dataset_id}", summary="A dataset", responses={404: _problem("No such dataset")})
+@router.get(
+    "/{dataset_id}", summary="A dataset", responses={404: openapi_problem("No such dataset")}
+)
 async def get_dataset(dataset_id: str, uow: UnitOfWorkDep) -> DatasetResource:
     row = await find_dataset(uow, dataset_id)
     if row is None:
@@ -190,7 +177,7 @@ async def get_dataset(dataset_id: str, uow: UnitOfWorkDep) -> DatasetResource:
             "content": {"application/zip": {}},
             "headers": {"X-Content-SHA256": {"description": "the dataset's `sha256`"}},
         },
-        404: _problem("No such dataset"),
+        404: openapi_problem("No such dataset"),
     },
 )
 async def download_dataset(dataset_id: str, process: ProcessDep) -> StreamingResponse:

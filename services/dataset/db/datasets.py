@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
@@ -12,6 +11,7 @@ from services.dataset.db.tables import datasets
 from services.dataset.domain.datasets import Source
 from services.dataset.domain.intake import PopulationFiles
 from shared.db import UnitOfWork
+from shared.pagination import Position, newest_first
 
 
 async def insert_dataset(
@@ -51,12 +51,8 @@ async def find_dataset(uow: UnitOfWork, dataset_id: str) -> RowMapping | None:
 
 
 async def list_datasets(
-    uow: UnitOfWork, *, limit: int, after: tuple[datetime, str] | None = None
+    uow: UnitOfWork, *, limit: int, after: Position | None = None
 ) -> Sequence[RowMapping]:
     """Newest first, from just after the `(created_at, id)` position `after`."""
-    statement = sa.select(datasets).order_by(datasets.c.created_at.desc(), datasets.c.id.desc())
-    if after is not None:
-        statement = statement.where(
-            sa.tuple_(datasets.c.created_at, datasets.c.id) < sa.tuple_(*after)
-        )
+    statement = newest_first(sa.select(datasets), datasets, after)
     return (await uow.execute(statement.limit(limit))).mappings().all()

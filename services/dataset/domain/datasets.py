@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from shared.pagination import Page
 
 Source = Literal["synthetic", "upload"]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -57,11 +57,8 @@ class DatasetResource(BaseModel):
     seed: int | None = Field(None, description="the generator's seed, for synthetic datasets")
 
 
-class DatasetPage(BaseModel):
+class DatasetPage(Page[DatasetResource]):
     """One page of datasets, newest first; pass `next_cursor` back for the next page."""
-
-    items: list[DatasetResource]
-    next_cursor: str | None = None
 
 
 def resource_from_row(row: Mapping[Any, Any]) -> DatasetResource:
@@ -79,29 +76,3 @@ def resource_from_row(row: Mapping[Any, Any]) -> DatasetResource:
         created_at=row["created_at"],
         seed=row["seed"],
     )
-
-
-def page_of(rows: Sequence[Mapping[Any, Any]], limit: int) -> DatasetPage:
-    """A page from up to `limit + 1` rows; the extra row only says that more exist."""
-    items = [resource_from_row(row) for row in rows[:limit]]
-    more = len(rows) > limit
-    next_cursor = encode_cursor(items[-1].created_at, items[-1].id) if more and items else None
-    return DatasetPage(items=items, next_cursor=next_cursor)
-
-
-def encode_cursor(created_at: datetime, dataset_id: str) -> str:
-    raw = f"{created_at.isoformat()}|{dataset_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    """The position after which the next page starts; ValueError if not one of ours."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        created_at, dataset_id = raw.split("|", 1)
-        position = datetime.fromisoformat(created_at)
-    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-        raise ValueError("not a cursor from this API") from exc
-    if position.tzinfo is None or not dataset_id:
-        raise ValueError("not a cursor from this API")
-    return position, dataset_id

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from contracts.envelope import CloudEvent
@@ -18,11 +16,11 @@ from services.policy.db import policies as store
 from services.policy.domain.parameters import ParameterTree, WarmParameterTree
 from services.policy.domain.policies import content_hash
 from services.policy.domain.validation import EXAMPLE, reform_errors
-from shared.problems import PROBLEM_JSON, FieldError, Problem, invalid, not_found
+from shared.pagination import DEFAULT_PAGE, Page, PageCursor, PageLimit, position_of
+from shared.problems import invalid, not_found, openapi_problem
 from shared.service import ProcessDep, UnitOfWorkDep
 
 PATH = "/api/v1/policies"
-MAX_PAGE = 100
 # Loading takes most of a minute from process start; a client retrying after this
 # long usually finds it done.
 RETRY_AFTER_SECONDS = 15
@@ -67,15 +65,8 @@ class PolicyResource(BaseModel):
     created_at: datetime
 
 
-class PolicyPage(BaseModel):
+class PolicyPage(Page[PolicyResource]):
     """One page of policies, newest first; pass `next_cursor` back for the next page."""
-
-    items: list[PolicyResource]
-    next_cursor: str | None = None
-
-
-def _problem(description: str) -> dict[str, Any]:
-    return {"description": description, "model": Problem, "content": {PROBLEM_JSON: {}}}
 
 
 def warm_tree_of(request: Request) -> WarmParameterTree:
@@ -100,6 +91,11 @@ def loaded_tree(warm: Annotated[WarmParameterTree, Depends(warm_tree_of)]) -> Pa
 ParameterTreeDep = Annotated[ParameterTree, Depends(loaded_tree)]
 
 
+def _policy_id(text: str) -> str:
+    """The canonical form of a policy id, which the table holds as a UUID; ValueError if none."""
+    return str(uuid.UUID(text))
+
+
 def resource_from_row(row: sa.RowMapping) -> PolicyResource:
     return PolicyResource(
         id=str(row["id"]),
@@ -116,8 +112,8 @@ def resource_from_row(row: sa.RowMapping) -> PolicyResource:
     status_code=201,
     summary="Validate and store a reform",
     responses={
-        422: _problem("Invalid body; `errors` lists every problem at its parameter path"),
-        503: _problem("The parameter tree is still loading; see Retry-After"),
+        422: openapi_problem("Invalid body; `errors` lists every problem at its parameter path"),
+        503: openapi_problem("The parameter tree is still loading; see Retry-After"),
     },
 )
 async def create_policy(
@@ -152,53 +148,23 @@ async def create_policy(
 
 @router.get("", summary="List policies, newest first")
 async def list_policies(
-    uow: UnitOfWorkDep,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
-    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
+    uow: UnitOfWorkDep, limit: PageLimit = DEFAULT_PAGE, cursor: PageCursor = None
 ) -> PolicyPage:
-    after = None
-    if cursor is not None:
-        try:
-            after = decode_cursor(cursor)
-        except ValueError as exc:
-            raise invalid([FieldError(field="cursor", message=str(exc))]) from exc
-    rows = await store.list_policies(uow, limit=limit + 1, after=after)
-    items = [resource_from_row(row) for row in rows[:limit]]
-    more = len(rows) > limit
-    next_cursor = encode_cursor(items[-1].created_at, items[-1].id) if more and items else None
-    return PolicyPage(items=items, next_cursor=next_cursor)
+    rows = await store.list_policies(uow, limit=limit + 1, after=position_of(cursor, _policy_id))
+    return PolicyPage.of_rows(rows, limit, resource_from_row)
 
 
 @router.get(
     "/{policy_id}",
     summary="One stored reform",
-    responses={404: _problem("No such policy")},
+    responses={404: openapi_problem("No such policy")},
 )
 async def get_policy(policy_id: str, uow: UnitOfWorkDep) -> PolicyResource:
     try:
-        canonical_id = str(uuid.UUID(policy_id))
+        canonical_id = _policy_id(policy_id)
     except ValueError:
         raise not_found("policy", policy_id) from None
     row = await store.find_policy(uow, canonical_id)
     if row is None:
         raise not_found("policy", policy_id)
     return resource_from_row(row)
-
-
-def encode_cursor(created_at: datetime, policy_id: str) -> str:
-    raw = f"{created_at.isoformat()}|{policy_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    """The position after which the next page starts; ValueError if not one of ours."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        created_at, policy_id = raw.split("|", 1)
-        position = datetime.fromisoformat(created_at)
-        canonical_id = str(uuid.UUID(policy_id))
-    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-        raise ValueError("not a cursor from this API") from exc
-    if position.tzinfo is None:
-        raise ValueError("not a cursor from this API")
-    return position, canonical_id

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from services.policy.db.tables import policies
 from shared.db import UnitOfWork
+from shared.pagination import Position, newest_first
 
 
 async def insert_policy(
@@ -35,17 +35,9 @@ async def find_policy(uow: UnitOfWork, policy_id: str) -> sa.RowMapping | None:
 
 
 async def list_policies(
-    uow: UnitOfWork, *, limit: int, after: tuple[datetime, str] | None = None
+    uow: UnitOfWork, *, limit: int, after: Position | None = None
 ) -> Sequence[sa.RowMapping]:
     """Newest first; `after` is the (created_at, id) of the last row of the previous page."""
-    statement = sa.select(policies).order_by(policies.c.created_at.desc(), policies.c.id.desc())
-    if after is not None:
-        statement = statement.where(
-            sa.tuple_(policies.c.created_at, policies.c.id)
-            < sa.tuple_(
-                sa.literal(after[0], policies.c.created_at.type),
-                sa.literal(after[1], policies.c.id.type),
-            )
-        )
+    statement = newest_first(sa.select(policies), policies, after)
     result = await uow.execute(statement.limit(limit))
     return result.mappings().all()

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 
 from contracts.envelope import CloudEvent
 from contracts.events.simulation.v1 import SimulationRequested
@@ -17,24 +16,18 @@ from services.simulation.domain.simulations import (
     SimulationRequest,
     SimulationResource,
     Status,
-    decode_cursor,
-    page_of,
     resource_from_row,
     unknown_inputs,
 )
 from shared.db import Database
-from shared.problems import PROBLEM_JSON, FieldError, Problem, invalid, not_found
+from shared.pagination import DEFAULT_PAGE, PageCursor, PageLimit, position_of
+from shared.problems import FieldError, invalid, not_found, openapi_problem
 from shared.service import ProcessDep, UnitOfWorkDep
 
 PATH = "/api/v1/simulations"
 PROJECTION_POLL_SECONDS = 0.1
-MAX_PAGE = 100
 
 router = APIRouter(prefix=PATH, tags=["simulations"])
-
-
-def _problem(description: str) -> dict[str, Any]:
-    return {"description": description, "model": Problem, "content": {PROBLEM_JSON: {}}}
 
 
 async def _wait_for_inputs(
@@ -66,7 +59,7 @@ async def _wait_for_inputs(
     "",
     status_code=202,
     summary="Request a society-wide simulation",
-    responses={422: _problem("Invalid body, or an unknown dataset or policy")},
+    responses={422: openapi_problem("Invalid body, or an unknown dataset or policy")},
 )
 async def create_simulation(
     request: SimulationRequest, process: ProcessDep, response: Response
@@ -100,24 +93,20 @@ async def create_simulation(
 @router.get("", summary="List simulations, newest first")
 async def list_simulations(
     uow: UnitOfWorkDep,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
-    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
+    limit: PageLimit = DEFAULT_PAGE,
+    cursor: PageCursor = None,
     status: Status | None = None,
 ) -> SimulationPage:
-    after = None
-    if cursor is not None:
-        try:
-            after = decode_cursor(cursor)
-        except ValueError as exc:
-            raise invalid([FieldError(field="cursor", message=str(exc))]) from exc
-    rows = await store.list_simulations(uow, limit=limit + 1, after=after, status=status)
-    return page_of(rows, limit)
+    rows = await store.list_simulations(
+        uow, limit=limit + 1, after=position_of(cursor), status=status
+    )
+    return SimulationPage.of_rows(rows, limit, resource_from_row)
 
 
 @router.get(
     "/{simulation_id}",
     summary="A simulation's status, and its results once completed",
-    responses={404: _problem("No such simulation")},
+    responses={404: openapi_problem("No such simulation")},
 )
 async def get_simulation(simulation_id: str, uow: UnitOfWorkDep) -> SimulationResource:
     row = await store.find_simulation(uow, simulation_id)

@@ -47,17 +47,7 @@ async def record_dataset(uow: UnitOfWork, dataset: DatasetRegistered, at: dateti
         "people": dataset.people,
         "registered_at": at,
     }
-    insert = pg.insert(datasets).values(values)
-    await uow.execute(
-        insert.on_conflict_do_update(
-            index_elements=[datasets.c.dataset_id],
-            set_={
-                **{k: insert.excluded[k] for k in values if k != "dataset_id"},
-                "recorded_at": sa.func.now(),
-            },
-            where=datasets.c.registered_at <= insert.excluded.registered_at,
-        )
-    )
+    await _upsert_unless_older(uow, datasets, "dataset_id", "registered_at", values)
 
 
 async def record_policy(uow: UnitOfWork, policy: PolicyCreated, at: datetime) -> None:
@@ -69,15 +59,25 @@ async def record_policy(uow: UnitOfWork, policy: PolicyCreated, at: datetime) ->
         "data": policy.data,
         "created_at": at,
     }
-    insert = pg.insert(policies).values(values)
+    await _upsert_unless_older(uow, policies, "policy_id", "created_at", values)
+
+
+async def _upsert_unless_older(
+    uow: UnitOfWork, table: sa.Table, key: str, stamp: str, values: dict[str, Any]
+) -> None:
+    """Insert the row, or refresh it unless its `stamp` is newer than the one in `values`.
+
+    Events may arrive out of order; the newest one seen wins.
+    """
+    insert = pg.insert(table).values(values)
     await uow.execute(
         insert.on_conflict_do_update(
-            index_elements=[policies.c.policy_id],
+            index_elements=[table.c[key]],
             set_={
-                **{k: insert.excluded[k] for k in values if k != "policy_id"},
+                **{k: insert.excluded[k] for k in values if k != key},
                 "recorded_at": sa.func.now(),
             },
-            where=policies.c.created_at <= insert.excluded.created_at,
+            where=table.c[stamp] <= insert.excluded[stamp],
         )
     )
 

@@ -12,6 +12,7 @@ from sqlalchemy.engine import RowMapping
 from services.simulation.db.tables import simulations
 from services.simulation.domain.simulations import SimulationRequest, Status
 from shared.db import UnitOfWork
+from shared.pagination import Position, newest_first
 
 
 async def insert_simulation(
@@ -45,17 +46,11 @@ async def list_simulations(
     uow: UnitOfWork,
     *,
     limit: int,
-    after: tuple[datetime, str] | None = None,
+    after: Position | None = None,
     status: Status | None = None,
 ) -> Sequence[RowMapping]:
     """Newest first, from just after the `(created_at, id)` position `after`."""
-    statement = sa.select(simulations).order_by(
-        simulations.c.created_at.desc(), simulations.c.id.desc()
-    )
-    if after is not None:
-        statement = statement.where(
-            sa.tuple_(simulations.c.created_at, simulations.c.id) < sa.tuple_(*after)
-        )
+    statement = newest_first(sa.select(simulations), simulations, after)
     if status is not None:
         statement = statement.where(simulations.c.status == status.value)
     return (await uow.execute(statement.limit(limit))).mappings().all()

@@ -8,15 +8,14 @@ queued ──▶ running ──▶ completed
 
 from __future__ import annotations
 
-import base64
-import binascii
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.pagination import Page
 from shared.problems import FieldError
 
 FIRST_YEAR = 2023
@@ -136,11 +135,8 @@ class SimulationResource(BaseModel):
     dataset_sha256: str | None = None
 
 
-class SimulationPage(BaseModel):
+class SimulationPage(Page[SimulationResource]):
     """One page of simulations, newest first; pass `next_cursor` back for the next page."""
-
-    items: list[SimulationResource]
-    next_cursor: str | None = None
 
 
 def resource_from_row(row: Mapping[Any, Any]) -> SimulationResource:
@@ -168,29 +164,3 @@ def resource_from_row(row: Mapping[Any, Any]) -> SimulationResource:
         model_version=row["model_version"],
         dataset_sha256=row["dataset_sha256"],
     )
-
-
-def page_of(rows: Sequence[Mapping[Any, Any]], limit: int) -> SimulationPage:
-    """A page from up to `limit + 1` rows; the extra row only says that more exist."""
-    items = [resource_from_row(row) for row in rows[:limit]]
-    more = len(rows) > limit
-    next_cursor = encode_cursor(items[-1].created_at, items[-1].id) if more and items else None
-    return SimulationPage(items=items, next_cursor=next_cursor)
-
-
-def encode_cursor(created_at: datetime, simulation_id: str) -> str:
-    raw = f"{created_at.isoformat()}|{simulation_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    """The position after which the next page starts; ValueError if not one of ours."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        created_at, simulation_id = raw.split("|", 1)
-        position = datetime.fromisoformat(created_at)
-    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-        raise ValueError("not a cursor from this API") from exc
-    if position.tzinfo is None or not simulation_id:
-        raise ValueError("not a cursor from this API")
-    return position, simulation_id
