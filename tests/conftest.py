@@ -21,6 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from shared import migrations
 from shared.settings import SERVICES, Settings
 
+# One policyengine-us engine for the whole session (see tests/engine_fixtures.py).
+pytest_plugins = ["tests.engine_fixtures"]
+
 TEST_DB = os.environ.get("FISCUS_TEST_DB", "fiscus_test")
 TEST_VHOST = os.environ.get("FISCUS_TEST_VHOST", "fiscus-test")
 ADMIN_URL = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{TEST_DB}"

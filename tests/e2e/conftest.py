@@ -49,7 +49,9 @@ def stack_environment(settings: Settings, admin_key: str) -> dict[str, str]:
     return environment
 
 
-@pytest.fixture(scope="session")
+# Module scope: the stack's consumers share the test vhost and database, so they must be
+# gone before other tests run their own consumers there.
+@pytest.fixture(scope="module")
 def stack(migrated: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     var = tmp_path_factory.mktemp("stack-var")
     admin_key = "fk_test_" + secrets.token_urlsafe(16)

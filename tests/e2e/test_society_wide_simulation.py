@@ -7,12 +7,22 @@ import json
 from typing import Any
 
 import httpx
+import numpy as np
 import pandas as pd
 import pytest
 
-from contracts.results.v1 import HOUSEHOLDS_FILE, PEOPLE_FILE
+from contracts.results.v1 import (
+    HOUSEHOLD_VARIABLES,
+    HOUSEHOLDS_FILE,
+    PEOPLE_FILE,
+    PERSON_VARIABLES,
+    POLICIES,
+    policy_column,
+)
 from sdk import FiscusClient, FiscusError
 from shared import storage
+from shared.population import read_population
+from tests.direct_policyengine import calculated, direct_simulations
 from tests.e2e.conftest import RunningStack
 from tests.unit.test_report import assert_report_matches
 
@@ -137,3 +147,31 @@ def test_report_equals_an_independent_computation_from_the_raw_results(
     assert len(households) == finished["dataset"]["households"]
     assert len(people) == finished["dataset"]["people"]
     assert_report_matches(finished["report"]["report"], households, people)
+
+
+def test_results_equal_policyengine_run_directly_on_the_same_files(
+    finished: dict[str, Any],
+) -> None:
+    frames = stored_results(finished["simulation"])
+    households, people = frames[HOUSEHOLDS_FILE], frames[PEOPLE_FILE]
+    population = read_population(finished["dataset"]["storage_uri"])
+    year = finished["simulation"]["year"]
+    direct = direct_simulations(population, year, CTC_REFORM)
+    np.testing.assert_array_equal(
+        households["household_id"], population["household"]["household_id"]
+    )
+    for policy in POLICIES:
+        for variable in HOUSEHOLD_VARIABLES:
+            expected = calculated(direct[policy], variable, year, map_to="household")
+            np.testing.assert_array_equal(
+                households[policy_column(policy, variable)], expected, err_msg=variable
+            )
+        for variable in PERSON_VARIABLES:
+            expected = calculated(direct[policy], variable, year, map_to="person")
+            np.testing.assert_array_equal(
+                people[policy_column(policy, variable)], expected, err_msg=variable
+            )
+    np.testing.assert_array_equal(
+        households["household_income_decile"],
+        calculated(direct["baseline"], "household_income_decile", year),
+    )
