@@ -11,6 +11,7 @@ from contracts.events.simulation.v1 import (
     SimulationFailed,
     SimulationRequested,
 )
+from contracts.events.webhook.v1 import WebhookEndpointDisabled
 
 EVENT_PAYLOADS: tuple[type[EventPayload], ...] = (
     DatasetRegistered,
@@ -19,6 +20,7 @@ EVENT_PAYLOADS: tuple[type[EventPayload], ...] = (
     SimulationCompleted,
     SimulationFailed,
     ReportCompleted,
+    WebhookEndpointDisabled,
 )
 
 PAYLOAD_BY_TYPE: dict[str, type[EventPayload]] = {p.event_type: p for p in EVENT_PAYLOADS}

@@ -12,8 +12,15 @@ from sqlalchemy.engine import make_url
 
 PLACEHOLDER_PASSWORD = "fiscus-dev"
 
-ServiceName = Literal["gateway", "dataset", "policy", "simulation", "aggregation"]
-SERVICES: tuple[ServiceName, ...] = ("gateway", "dataset", "policy", "simulation", "aggregation")
+ServiceName = Literal["gateway", "dataset", "policy", "simulation", "aggregation", "webhooks"]
+SERVICES: tuple[ServiceName, ...] = (
+    "gateway",
+    "dataset",
+    "policy",
+    "simulation",
+    "aggregation",
+    "webhooks",
+)
 
 
 class Settings(BaseSettings):
@@ -39,6 +46,20 @@ class Settings(BaseSettings):
     outbox_batch_size: int = 100
 
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # Every Redis key the gateway writes starts with this (one prefix per stack or test run).
+    redis_key_prefix: str = "fiscus"
+    # Bound on every Redis call, so that a Redis outage is a quick 503, never a hang.
+    redis_timeout_seconds: float = 1.0
+
+    # Per API key, on Redis (moving window); a key may carry its own limit and quota.
+    rate_limit_enabled: bool = True
+    default_rate_limit: str = "600/minute"
+    # Simulations a key may submit per 24 hours; None means no quota.
+    default_daily_simulation_quota: int | None = None
+    # How long a POST with an Idempotency-Key is remembered.
+    idempotency_ttl_seconds: float = 24 * 3600
+    # A request still in flight after this long is presumed lost; its key may be reused.
+    idempotency_lock_seconds: float = 120.0
 
     data_dir: Path = Path("var/data")
     storage_url: str = ""
@@ -50,17 +71,32 @@ class Settings(BaseSettings):
     policy_url: str = ""
     simulation_url: str = ""
     aggregation_url: str = ""
+    webhooks_url: str = ""
     gateway_port: int = 8000
     dataset_port: int = 8001
     policy_port: int = 8002
     simulation_port: int = 8003
     aggregation_port: int = 8004
+    webhooks_port: int = 8005
     worker_port: int = 8013
 
     admin_api_key: SecretStr | None = None
     # How long the simulation API waits for a just-registered dataset or policy to reach it.
     projection_wait_seconds: float = 10.0
     upload_max_bytes: int = 512 * 1024 * 1024
+
+    # Webhooks: seconds before each attempt of a delivery (the first after the event),
+    # in the spirit of Standard Webhooks; each delay is spread by +/- the jitter fraction.
+    webhooks_retry_schedule: list[float] = [0, 5, 300, 1800, 7200, 18000, 36000]
+    webhooks_retry_jitter: float = 0.1
+    # Consecutive failed attempts (across deliveries) after which an endpoint is disabled.
+    webhooks_disable_after_failures: int = 15
+    # Lets endpoints resolve to loopback, private and link-local addresses (development, tests).
+    webhooks_allow_private: bool = False
+    webhooks_timeout_seconds: float = 10.0
+    webhooks_response_max_bytes: int = 64 * 1024
+    webhooks_poll_seconds: float = 1.0
+    webhooks_batch_size: int = 20
 
     @model_validator(mode="after")
     def _refuse_placeholders_in_production(self) -> Settings:

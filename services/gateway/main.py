@@ -11,8 +11,10 @@ from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.responses import HTMLResponse
 
-from services.gateway.api import docs, proxy
+from services.gateway.api import docs, keys, proxy
+from services.gateway.api.limiter import KeyLimiter
 from services.gateway.db.tables import metadata
+from services.gateway.domain.rate_limits import parse_rate_limit
 from services.gateway.domain.routing import UPSTREAMS
 from shared.problems import install_problem_handlers
 from shared.service import ServiceProcess, health_router, serve
@@ -21,22 +23,31 @@ from shared.settings import Settings, get_settings
 DESCRIPTION = """PolicyEngine US tax-benefit microsimulations as a service.
 
 Every `/api/v1` route requires `Authorization: Bearer <API key>`. Errors are
-`application/problem+json` (RFC 9457) with a `request_id`.
+`application/problem+json` (RFC 9457) with a `request_id`. Every `/api/v1` answer
+carries `RateLimit-*` and `X-RateLimit-*` headers; a POST may carry an
+`Idempotency-Key` to make retries safe.
 """
 
 
 def create_app(settings: Settings) -> FastAPI:
+    # A wrong default limit should stop the process here, not fail every request.
+    parse_rate_limit(settings.default_rate_limit)
     process = ServiceProcess("gateway", settings, metadata)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.http = httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=3.0))
+        if settings.rate_limit_enabled:
+            app.state.limiter = KeyLimiter(settings)
         await process.start()
         try:
             yield
         finally:
             await process.stop()
             await app.state.http.aclose()
+            if app.state.limiter is not None:
+                await app.state.limiter.close()
+                app.state.limiter = None
 
     app = FastAPI(
         title="Fiscus",
@@ -49,7 +60,16 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.process = process
+    app.state.limiter = None
     install_problem_handlers(app)
+
+    async def redis_answers() -> None:
+        limiter: KeyLimiter | None = app.state.limiter
+        if limiter is not None:
+            await limiter.ping()
+
+    if settings.rate_limit_enabled:
+        process.readiness_checks.append(("redis", redis_answers))
 
     async def readiness(request: Request) -> dict[str, str]:
         checks = await process.readiness()
@@ -70,6 +90,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     app.include_router(health_router(readiness))
     app.include_router(docs.router)
+    app.include_router(keys.router)
     app.include_router(proxy.router)
 
     @app.get("/docs", include_in_schema=False)

@@ -1,15 +1,16 @@
-"""The public `/api/v1` routes: authenticate, then forward to the owning service."""
+"""The public `/api/v1` routes the services answer: forwarded to the owning service.
+
+`PublicRoute` has authenticated the caller and applied limits and idempotency first.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import httpx
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from starlette.background import BackgroundTask
 from starlette.responses import Response, StreamingResponse
 
-from services.gateway.domain.auth import Principal, authenticate, bearer_token
+from services.gateway.api.guard import CurrentPrincipal, PublicRoute
 from services.gateway.domain.routing import owner_of
 from shared.logs import request_id_var
 from shared.problems import ProblemError
@@ -28,23 +29,7 @@ FORWARDED_RESPONSE_HEADERS = (
 HTTP_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 
-def current_principal(request: Request) -> Principal:
-    settings: Settings = request.app.state.settings
-    admin_key = settings.admin_api_key.get_secret_value() if settings.admin_api_key else None
-    principal = authenticate(bearer_token(request.headers.get("authorization")), admin_key)
-    if principal is None:
-        raise ProblemError(
-            401,
-            "Unauthorized",
-            "send a valid API key as `Authorization: Bearer <key>`",
-            kind="unauthorized",
-        )
-    return principal
-
-
-CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
-
-router = APIRouter(prefix="/api/v1", include_in_schema=False)
+router = APIRouter(prefix="/api/v1", include_in_schema=False, route_class=PublicRoute)
 
 
 @router.api_route("/{path:path}", methods=HTTP_METHODS)

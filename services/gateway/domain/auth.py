@@ -1,4 +1,4 @@
-"""API keys and the roles they carry."""
+"""Who is calling, with which role, and what that role may do."""
 
 from __future__ import annotations
 
@@ -7,14 +7,19 @@ from dataclasses import dataclass
 from typing import Literal
 
 Role = Literal["admin", "user", "readonly"]
+ROLES: tuple[Role, ...] = ("admin", "user", "readonly")
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+KEYS_PATH = "/api/v1/keys"
 
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling."""
+    """Who is calling, and the limits of their key (None: the gateway's defaults)."""
 
     key_id: str
     role: Role
+    rate_limit: str | None = None
+    daily_simulation_quota: int | None = None
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -28,9 +33,20 @@ def bearer_token(authorization: str | None) -> str | None:
 
 
 def authenticate(token: str | None, admin_key: str | None) -> Principal | None:
-    """The principal a token stands for; None for a missing or wrong token."""
+    """The bootstrap admin if `token` is the configured admin key; None otherwise."""
     if token is None or not admin_key:
         return None
     if hmac.compare_digest(token.encode(), admin_key.encode()):
         return Principal(key_id="admin", role="admin")
+    return None
+
+
+def refusal(role: Role, method: str, path: str) -> str | None:
+    """Why `role` may not call `method path`, or None when it may."""
+    writes = method.upper() in WRITE_METHODS
+    if role == "readonly" and writes:
+        return "a readonly key cannot change anything"
+    on_keys = path == KEYS_PATH or path.startswith(KEYS_PATH + "/")
+    if on_keys and writes and role != "admin":
+        return "only an admin key can create or revoke keys"
     return None

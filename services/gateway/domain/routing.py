@@ -13,9 +13,16 @@ ROUTES: tuple[tuple[re.Pattern[str], ServiceName], ...] = (
     (re.compile(r"^/api/v1/simulations(/.*)?$"), "simulation"),
     (re.compile(r"^/api/v1/datasets(/.*)?$"), "dataset"),
     (re.compile(r"^/api/v1/policies(/.*)?$"), "policy"),
+    (re.compile(r"^/api/v1/webhooks(/.*)?$"), "webhooks"),
 )
 
-UPSTREAMS: tuple[ServiceName, ...] = ("dataset", "policy", "simulation", "aggregation")
+UPSTREAMS: tuple[ServiceName, ...] = (
+    "dataset",
+    "policy",
+    "simulation",
+    "aggregation",
+    "webhooks",
+)
 
 
 def owner_of(path: str) -> ServiceName | None:

@@ -1,0 +1,320 @@
+"""The steps every public `/api/v1` call goes through, whether answered here or forwarded.
+
+Authenticate, count the call against the key's rate limit, apply the role rules, honour
+an Idempotency-Key on POST, check the daily simulation quota, then run the route.
+Every answer after authentication carries the key's rate-limit headers, errors included;
+that is why errors are rendered here rather than left to the app's handlers.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import timedelta
+from typing import Annotated, Any, TypeVar
+
+import sqlalchemy as sa
+from fastapi import Depends, FastAPI, Request
+from fastapi.routing import APIRoute
+from starlette.responses import Response, StreamingResponse
+
+from services.gateway.api.limiter import KeyLimiter, LimiterUnavailable
+from services.gateway.db import idempotency as records
+from services.gateway.db import keys as store
+from services.gateway.domain.auth import Principal, authenticate, bearer_token, refusal
+from services.gateway.domain.idempotency import (
+    Fingerprint,
+    Verdict,
+    fingerprint,
+    is_remembered,
+    key_error,
+    storable_body,
+    verdict,
+)
+from services.gateway.domain.keys import prefix_of, secret_matches
+from services.gateway.domain.rate_limits import (
+    daily_quota,
+    parse_rate_limit,
+    rate_limit_headers,
+    retry_after,
+)
+from shared.problems import FieldError, ProblemError, invalid, problem_response
+from shared.service import ServiceProcess
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SIMULATIONS_PATH = "/api/v1/simulations"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+# Headers a remembered answer is replayed without: they belong to the moment of sending.
+_UNREMEMBERED = frozenset({"content-length", "date", "server"})
+
+T = TypeVar("T")
+Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+
+
+class PublicRoute(APIRoute):
+    """A route of the public API: every call to it goes through `answer`."""
+
+    def get_route_handler(self) -> Handler:
+        handle = super().get_route_handler()
+
+        async def guarded(request: Request) -> Response:
+            return await answer(request, handle)
+
+        return guarded
+
+
+def current_principal(request: Request) -> Principal:
+    """The caller, as `PublicRoute` identified them."""
+    principal: Principal = request.state.principal
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _limiter(request: Request) -> KeyLimiter | None:
+    limiter: KeyLimiter | None = request.app.state.limiter
+    return limiter
+
+
+def _process(request: Request) -> ServiceProcess:
+    process: ServiceProcess = request.app.state.process
+    return process
+
+
+def unauthorized(detail: str) -> ProblemError:
+    return ProblemError(401, "Unauthorized", detail, kind="unauthorized")
+
+
+async def identify(request: Request) -> Principal:
+    """The caller of `request`; 401 for a missing, wrong or revoked key."""
+    settings = _settings(request)
+    token = bearer_token(request.headers.get("authorization"))
+    admin_key = settings.admin_api_key.get_secret_value() if settings.admin_api_key else None
+    bootstrap = authenticate(token, admin_key)
+    if bootstrap is not None:
+        return bootstrap
+    prefix = prefix_of(token) if token else None
+    if token is None or prefix is None:
+        raise unauthorized("send a valid API key as `Authorization: Bearer <key>`")
+    async with _process(request).database.unit_of_work() as uow:
+        row = await store.find_key_by_prefix(uow, prefix)
+    if row is None or not secret_matches(token, row["secret_sha256"]):
+        raise unauthorized("send a valid API key as `Authorization: Bearer <key>`")
+    if row["revoked_at"] is not None:
+        raise unauthorized("this API key was revoked")
+    return Principal(
+        key_id=str(row["id"]),
+        role=row["role"],
+        rate_limit=row["rate_limit"],
+        daily_simulation_quota=row["daily_simulation_quota"],
+    )
+
+
+async def limited(call: Awaitable[T]) -> T:
+    try:
+        return await call
+    except LimiterUnavailable as exc:
+        log.warning("rate limiter unavailable: %s", exc)
+        raise ProblemError(
+            503,
+            "Service Unavailable",
+            "rate limits cannot be checked right now; try again shortly",
+            kind="unavailable",
+        ) from exc
+
+
+async def answer(request: Request, handle: Handler) -> Response:
+    principal = await identify(request)
+    request.state.principal = principal
+    limiter = _limiter(request)
+    headers: dict[str, str] = {}
+    if limiter is not None:
+        rate = principal.rate_limit or _settings(request).default_rate_limit
+        state = await limited(limiter.hit(parse_rate_limit(rate), "requests", principal.key_id))
+        now = time.time()
+        headers = rate_limit_headers(state, now)
+        if not state.allowed:
+            return problem_response(
+                request,
+                429,
+                "Too Many Requests",
+                f"this API key may make {rate} requests; retry after "
+                f"{retry_after(state, now)} seconds",
+                kind="rate-limited",
+                headers={**headers, "Retry-After": retry_after(state, now)},
+            )
+    response = await rendered(request, respond(request, handle, principal))
+    response.headers.update(headers)
+    return response
+
+
+async def rendered(request: Request, call: Awaitable[Response]) -> Response:
+    """The response of `call`, or the app's rendering of the error it raised."""
+    try:
+        return await call
+    except Exception as exc:
+        handler = _handler_for(request.app, exc)
+        if handler is None:
+            raise
+        response = handler(request, exc)
+        if inspect.isawaitable(response):
+            response = await response
+        assert isinstance(response, Response)
+        return response
+
+
+def _handler_for(app: FastAPI, exc: Exception) -> Callable[..., Any] | None:
+    # `Exception` itself is left to the request-id middleware: an unexpected error
+    # is a 500 that must not be remembered as an answer.
+    for kind in type(exc).__mro__:
+        if kind is Exception:
+            return None
+        if kind in app.exception_handlers:
+            handler: Callable[..., Any] = app.exception_handlers[kind]
+            return handler
+    return None
+
+
+async def respond(request: Request, handle: Handler, principal: Principal) -> Response:
+    reason = refusal(principal.role, request.method, request.url.path)
+    if reason is not None:
+        raise ProblemError(403, "Forbidden", reason, kind="forbidden")
+    idempotency_key = request.headers.get(IDEMPOTENCY_HEADER)
+    if request.method == "POST" and idempotency_key is not None:
+        return await idempotently(request, handle, principal, idempotency_key)
+    return await within_quota(request, handle, principal)
+
+
+async def within_quota(request: Request, handle: Handler, principal: Principal) -> Response:
+    """Run the route; a simulation request first checks, then counts, the daily quota."""
+    limiter = _limiter(request)
+    quota = principal.daily_simulation_quota
+    if quota is None:
+        quota = _settings(request).default_daily_simulation_quota
+    counted = request.method == "POST" and request.url.path == SIMULATIONS_PATH
+    if limiter is None or quota is None or not counted:
+        return await handle(request)
+    item = daily_quota(quota)
+    state = await limited(limiter.peek(item, "simulations", principal.key_id))
+    if state.remaining < 1:
+        now = time.time()
+        return problem_response(
+            request,
+            429,
+            "Too Many Requests",
+            f"this API key may submit {quota} simulations per 24 hours",
+            kind="quota-exhausted",
+            headers={"Retry-After": retry_after(state, now)},
+        )
+    response = await handle(request)
+    if 200 <= response.status_code < 300:
+        # Counted once accepted, so that refused requests do not use the quota up.
+        try:
+            await limiter.hit(item, "simulations", principal.key_id)
+        except LimiterUnavailable as exc:
+            log.warning("simulation not counted against the quota: %s", exc)
+    return response
+
+
+async def idempotently(
+    request: Request, handle: Handler, principal: Principal, idempotency_key: str
+) -> Response:
+    """Run a POST once per Idempotency-Key; a retry gets the first answer back."""
+    error = key_error(idempotency_key)
+    if error is not None:
+        raise invalid([FieldError(field=IDEMPOTENCY_HEADER, message=error)])
+    settings = _settings(request)
+    database = _process(request).database
+    this = fingerprint(request.method, request.url.path, await request.body())
+    async with database.unit_of_work() as uow:
+        held = await records.claim(
+            uow,
+            principal.key_id,
+            idempotency_key,
+            this,
+            ttl=timedelta(seconds=settings.idempotency_ttl_seconds),
+            lock=timedelta(seconds=settings.idempotency_lock_seconds),
+        )
+        await uow.commit()
+    if held is not None:
+        return replay(held, this)
+    try:
+        response = await rendered(request, within_quota(request, handle, principal))
+        response, body = await buffered(response)
+    except BaseException:
+        async with database.unit_of_work() as uow:
+            await records.release(uow, principal.key_id, idempotency_key)
+            await uow.commit()
+        raise
+    async with database.unit_of_work() as uow:
+        if is_remembered(response.status_code):
+            remembered = [
+                [name, value]
+                for name, value in response.headers.items()
+                if name.lower() not in _UNREMEMBERED
+            ]
+            await records.complete(
+                uow,
+                principal.key_id,
+                idempotency_key,
+                status=response.status_code,
+                headers=remembered,
+                body=storable_body(request.url.path, body),
+            )
+        else:
+            await records.release(uow, principal.key_id, idempotency_key)
+        await uow.commit()
+    return response
+
+
+def replay(held: sa.RowMapping, this: Fingerprint) -> Response:
+    """The stored answer to a retry, or why there is none to give."""
+    match verdict(records.fingerprint_of(held), held["status"] == records.COMPLETED, this):
+        case Verdict.OTHER_REQUEST:
+            raise ProblemError(
+                422,
+                "Unprocessable Content",
+                f"this {IDEMPOTENCY_HEADER} was used for another request; use a new key",
+                kind="idempotency-key-reused",
+            )
+        case Verdict.IN_FLIGHT:
+            raise ProblemError(
+                409,
+                "Conflict",
+                f"a request with this {IDEMPOTENCY_HEADER} is still in flight; retry shortly",
+                kind="idempotency-in-flight",
+            )
+    headers = {name: value for name, value in held["response_headers"]}
+    headers[REPLAYED_HEADER] = "true"
+    return Response(held["response_body"], status_code=held["response_status"], headers=headers)
+
+
+async def buffered(response: Response) -> tuple[Response, bytes]:
+    """The whole body of `response`, and a response that sends it again."""
+    if not isinstance(response, StreamingResponse):
+        return response, bytes(response.body)
+    chunks = [
+        chunk
+        if isinstance(chunk, bytes)
+        else bytes(chunk, "utf-8")
+        if isinstance(chunk, str)
+        else bytes(chunk)
+        async for chunk in response.body_iterator
+    ]
+    body = b"".join(chunks)
+    headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
+    again = Response(
+        body, status_code=response.status_code, headers=headers, background=response.background
+    )
+    return again, body

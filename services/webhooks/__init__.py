@@ -1,0 +1,1 @@
+"""Webhooks: signed HTTP deliveries of Fiscus events to endpoints their owners register."""

@@ -1,0 +1,383 @@
+"""The webhooks service's internal API: endpoints, their secrets and their deliveries.
+
+The gateway names the caller in `x-fiscus-principal: <key_id>:<role>`; an endpoint
+belongs to the key that created it, and only that key (or an admin) sees it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Header, Path, Request, Response
+
+from contracts.envelope import CloudEvent
+from contracts.events.webhook.v1 import WebhookTest
+from services.webhooks.api.models import (
+    Attempt,
+    Delivery,
+    DeliveryPage,
+    Endpoint,
+    EndpointChange,
+    EndpointPage,
+    EndpointSecret,
+    EndpointWithSecret,
+    NewEndpoint,
+)
+from services.webhooks.db.tables import attempts, deliveries, endpoints
+from services.webhooks.domain.endpoints import Caller, caller_of, unknown_event_types
+from services.webhooks.domain.signing import new_secret
+from services.webhooks.handlers.delivery.guard import RefusedTarget, checked_address
+from services.webhooks.handlers.delivery.scheduling import enqueue, enqueue_body
+from shared.db import UnitOfWork
+from shared.pagination import DEFAULT_PAGE, PageCursor, PageLimit, newest_first, position_of
+from shared.problems import FieldError, ProblemError, invalid, not_found, openapi_problem
+from shared.service import UnitOfWorkDep
+
+router = APIRouter(
+    prefix="/api/v1/webhooks",
+    tags=["webhooks"],
+    responses={
+        401: openapi_problem("The request does not name its caller"),
+        422: openapi_problem("The request is invalid"),
+    },
+)
+
+EndpointId = Annotated[str, Path(max_length=64)]
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: openapi_problem("No such endpoint of the caller")
+}
+TEST_MESSAGE = "A test delivery from Fiscus; it needs no action."
+
+
+def current_caller(
+    x_fiscus_principal: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Caller:
+    caller = caller_of(x_fiscus_principal)
+    if caller is None:
+        raise ProblemError(401, "Unauthorized", "the caller is not named", kind="unauthorized")
+    return caller
+
+
+def writing_caller(
+    x_fiscus_principal: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Caller:
+    caller = current_caller(x_fiscus_principal)
+    if caller.role == "readonly":
+        raise ProblemError(403, "Forbidden", "a read-only key cannot change webhooks")
+    return caller
+
+
+def endpoint_of(row: sa.RowMapping) -> Endpoint:
+    return Endpoint(
+        id=row["id"],
+        url=row["url"],
+        event_types=list(row["event_types"]),
+        description=row["description"],
+        enabled=row["enabled"],
+        disabled_reason=row["disabled_reason"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def delivery_of(row: sa.RowMapping, attempt_rows: Sequence[Any] = ()) -> Delivery:
+    return Delivery(
+        id=row["id"],
+        endpoint_id=row["endpoint_id"],
+        event_id=row["event_id"],
+        event_type=row["event_type"],
+        status=row["status"],
+        attempt_count=row["attempts"],
+        next_attempt_at=row["next_attempt_at"] if row["status"] == "pending" else None,
+        redelivery_of=row["redelivery_of"],
+        created_at=row["created_at"],
+        attempts=[
+            Attempt(
+                attempted_at=a.attempted_at,
+                succeeded=a.succeeded,
+                status_code=a.status_code,
+                latency_ms=a.latency_ms,
+                response_excerpt=a.response_excerpt,
+                error=a.error,
+            )
+            for a in attempt_rows
+        ],
+    )
+
+
+async def checked_url(url: str, request: Request) -> str:
+    """`url` if it may receive webhooks now; a 422 problem naming `url` otherwise."""
+    try:
+        await checked_address(url, allow_private=request.app.state.settings.webhooks_allow_private)
+    except RefusedTarget as exc:
+        raise invalid([FieldError(field="url", message=str(exc))]) from exc
+    return url
+
+
+def checked_event_types(event_types: list[str]) -> list[str]:
+    unknown = unknown_event_types(event_types)
+    if unknown:
+        raise invalid(
+            [FieldError(field="event_types", message=f"unknown event types: {', '.join(unknown)}")]
+        )
+    return list(dict.fromkeys(event_types))
+
+
+async def owned_endpoint(
+    uow: UnitOfWork, caller: Caller, endpoint_id: str, *, lock: bool = False
+) -> sa.RowMapping:
+    statement = sa.select(endpoints).where(endpoints.c.id == endpoint_id)
+    if lock:
+        statement = statement.with_for_update()
+    row = (await uow.execute(statement)).first()
+    if row is None or not caller.may_see(row.owner):
+        raise not_found("endpoint", endpoint_id)
+    return row._mapping
+
+
+def wake_deliveries(request: Request) -> None:
+    request.app.state.wake_deliveries()
+
+
+@router.post("", status_code=201, summary="Register an endpoint (its secret is shown once)")
+async def create_endpoint(
+    body: NewEndpoint, request: Request, uow: UnitOfWorkDep
+) -> EndpointWithSecret:
+    caller = writing_caller(request.headers.get("x-fiscus-principal"))
+    event_types = checked_event_types(body.event_types)
+    url = await checked_url(body.url, request)
+    secret = new_secret()
+    row = (
+        await uow.execute(
+            endpoints.insert()
+            .values(
+                id=str(uuid.uuid4()),
+                owner=caller.key_id,
+                url=url,
+                description=body.description,
+                event_types=event_types,
+                secret=secret,
+            )
+            .returning(*endpoints.c)
+        )
+    ).one()
+    await uow.commit()
+    return EndpointWithSecret(**endpoint_of(row._mapping).model_dump(), secret=secret)
+
+
+@router.get("", summary="The caller's endpoints, newest first")
+async def list_endpoints(
+    request: Request,
+    uow: UnitOfWorkDep,
+    limit: PageLimit = DEFAULT_PAGE,
+    cursor: PageCursor = None,
+) -> EndpointPage:
+    caller = current_caller(request.headers.get("x-fiscus-principal"))
+    statement = sa.select(endpoints)
+    if not caller.is_admin:
+        statement = statement.where(endpoints.c.owner == caller.key_id)
+    statement = newest_first(statement, endpoints, position_of(cursor)).limit(limit + 1)
+    rows = [row._mapping for row in (await uow.execute(statement)).all()]
+    return EndpointPage.of_rows(rows, limit, endpoint_of)
+
+
+@router.get("/{endpoint_id}", summary="One of the caller's endpoints", responses=NOT_FOUND)
+async def get_endpoint(endpoint_id: EndpointId, request: Request, uow: UnitOfWorkDep) -> Endpoint:
+    caller = current_caller(request.headers.get("x-fiscus-principal"))
+    return endpoint_of(await owned_endpoint(uow, caller, endpoint_id))
+
+
+@router.patch("/{endpoint_id}", summary="Change an endpoint", responses=NOT_FOUND)
+async def update_endpoint(
+    endpoint_id: EndpointId, body: EndpointChange, request: Request, uow: UnitOfWorkDep
+) -> Endpoint:
+    caller = writing_caller(request.headers.get("x-fiscus-principal"))
+    await owned_endpoint(uow, caller, endpoint_id, lock=True)
+    changes: dict[str, Any] = {"updated_at": sa.func.now()}
+    if body.event_types is not None:
+        changes["event_types"] = checked_event_types(body.event_types)
+    if body.url is not None:
+        changes["url"] = await checked_url(body.url, request)
+    if body.description is not None:
+        changes["description"] = body.description
+    if body.enabled is True:
+        changes.update(enabled=True, disabled_reason=None, consecutive_failures=0)
+    elif body.enabled is False:
+        changes.update(enabled=False, disabled_reason="disabled by its owner")
+    row = (
+        await uow.execute(
+            endpoints.update()
+            .where(endpoints.c.id == endpoint_id)
+            .values(**changes)
+            .returning(*endpoints.c)
+        )
+    ).one()
+    await uow.commit()
+    if body.enabled:
+        wake_deliveries(request)
+    return endpoint_of(row._mapping)
+
+
+@router.delete(
+    "/{endpoint_id}",
+    status_code=204,
+    summary="Delete an endpoint and its deliveries",
+    responses=NOT_FOUND,
+)
+async def delete_endpoint(
+    endpoint_id: EndpointId, request: Request, uow: UnitOfWorkDep
+) -> Response:
+    caller = writing_caller(request.headers.get("x-fiscus-principal"))
+    await owned_endpoint(uow, caller, endpoint_id)
+    # Deliveries are locked first, as the delivery loop locks them before their
+    # endpoint: a delivery being sent is waited for, and no lock cycle can form.
+    await uow.execute(
+        sa.select(deliveries.c.id).where(deliveries.c.endpoint_id == endpoint_id).with_for_update()
+    )
+    of_endpoint = sa.select(deliveries.c.id).where(deliveries.c.endpoint_id == endpoint_id)
+    await uow.execute(attempts.delete().where(attempts.c.delivery_id.in_(of_endpoint)))
+    await uow.execute(deliveries.delete().where(deliveries.c.endpoint_id == endpoint_id))
+    await uow.execute(endpoints.delete().where(endpoints.c.id == endpoint_id))
+    await uow.commit()
+    return Response(status_code=204)
+
+
+@router.post(
+    "/{endpoint_id}/rotate-secret",
+    summary="Replace the signing secret (the new one is shown once)",
+    responses=NOT_FOUND,
+)
+async def rotate_secret(
+    endpoint_id: EndpointId, request: Request, uow: UnitOfWorkDep
+) -> EndpointSecret:
+    caller = writing_caller(request.headers.get("x-fiscus-principal"))
+    await owned_endpoint(uow, caller, endpoint_id, lock=True)
+    secret = new_secret()
+    await uow.execute(
+        endpoints.update()
+        .where(endpoints.c.id == endpoint_id)
+        .values(secret=secret, updated_at=sa.func.now())
+    )
+    await uow.commit()
+    return EndpointSecret(id=endpoint_id, secret=secret)
+
+
+def require_enabled(endpoint: sa.RowMapping) -> None:
+    if not endpoint["enabled"]:
+        raise ProblemError(
+            409,
+            "Conflict",
+            f"endpoint {endpoint['id']} is disabled; enable it first",
+            kind="endpoint-disabled",
+        )
+
+
+@router.post(
+    "/{endpoint_id}/test",
+    status_code=202,
+    summary="Send a `webhook.test` event to the endpoint",
+    responses={**NOT_FOUND, 409: openapi_problem("The endpoint is disabled")},
+)
+async def send_test_event(
+    endpoint_id: EndpointId, request: Request, uow: UnitOfWorkDep
+) -> Delivery:
+    caller = writing_caller(request.headers.get("x-fiscus-principal"))
+    endpoint = await owned_endpoint(uow, caller, endpoint_id)
+    require_enabled(endpoint)
+    event = CloudEvent.wrap(
+        WebhookTest(endpoint_id=endpoint_id, message=TEST_MESSAGE),
+        source="/fiscus/webhooks",
+        subject=endpoint_id,
+    )
+    delivery_id = await enqueue(uow, endpoint_id, event)
+    row = await delivery_row(uow, delivery_id)
+    await uow.commit()
+    wake_deliveries(request)
+    return delivery_of(row)
+
+
+async def delivery_row(uow: UnitOfWork, delivery_id: str) -> sa.RowMapping:
+    return (
+        (await uow.execute(sa.select(deliveries).where(deliveries.c.id == delivery_id)))
+        .one()
+        ._mapping
+    )
+
+
+@router.get(
+    "/{endpoint_id}/deliveries",
+    summary="Deliveries to the endpoint, newest first, with every attempt",
+    responses=NOT_FOUND,
+)
+async def list_deliveries(
+    endpoint_id: EndpointId,
+    request: Request,
+    uow: UnitOfWorkDep,
+    limit: PageLimit = DEFAULT_PAGE,
+    cursor: PageCursor = None,
+) -> DeliveryPage:
+    caller = current_caller(request.headers.get("x-fiscus-principal"))
+    await owned_endpoint(uow, caller, endpoint_id)
+    statement = newest_first(
+        sa.select(deliveries).where(deliveries.c.endpoint_id == endpoint_id),
+        deliveries,
+        position_of(cursor),
+    ).limit(limit + 1)
+    rows = [row._mapping for row in (await uow.execute(statement)).all()]
+    attempt_rows = (
+        await uow.execute(
+            sa.select(attempts)
+            .where(attempts.c.delivery_id.in_([row["id"] for row in rows[:limit]]))
+            .order_by(attempts.c.attempted_at, attempts.c.id)
+        )
+    ).all()
+    by_delivery: dict[str, list[Any]] = {}
+    for attempt_row in attempt_rows:
+        by_delivery.setdefault(attempt_row.delivery_id, []).append(attempt_row)
+    return DeliveryPage.of_rows(
+        rows, limit, lambda row: delivery_of(row, by_delivery.get(row["id"], []))
+    )
+
+
+@router.post(
+    "/{endpoint_id}/deliveries/{delivery_id}/redeliver",
+    status_code=202,
+    summary="Send a delivery's event again, as a new delivery",
+    responses={
+        404: openapi_problem("No such endpoint of the caller or delivery of it"),
+        409: openapi_problem("The endpoint is disabled"),
+    },
+)
+async def redeliver(
+    endpoint_id: EndpointId,
+    delivery_id: Annotated[str, Path(max_length=64)],
+    request: Request,
+    uow: UnitOfWorkDep,
+) -> Delivery:
+    caller = writing_caller(request.headers.get("x-fiscus-principal"))
+    endpoint = await owned_endpoint(uow, caller, endpoint_id)
+    original = (
+        await uow.execute(
+            sa.select(deliveries).where(
+                deliveries.c.id == delivery_id, deliveries.c.endpoint_id == endpoint_id
+            )
+        )
+    ).first()
+    if original is None:
+        raise not_found("delivery", delivery_id)
+    require_enabled(endpoint)
+    new_id = await enqueue_body(
+        uow,
+        endpoint_id,
+        event_id=original.event_id,
+        event_type=original.event_type,
+        body=original.body,
+        redelivery_of=delivery_id,
+    )
+    row = await delivery_row(uow, new_id)
+    await uow.commit()
+    wake_deliveries(request)
+    return delivery_of(row)

@@ -1,0 +1,1 @@
+"""Sending deliveries: the SSRF guard, the HTTP attempt and the delivery loop."""

@@ -1,0 +1,220 @@
+"""The delivery loop: claims due deliveries, sends them, records every attempt.
+
+Due deliveries are claimed with `FOR UPDATE SKIP LOCKED` and kept locked until their
+outcome is committed, so several processes can run the loop and a delivery whose
+success was committed is never sent again, whatever restarts in between.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+from typing import Any, Literal
+
+import httpx
+import sqlalchemy as sa
+
+from contracts.envelope import CloudEvent
+from contracts.events.webhook.v1 import WebhookEndpointDisabled
+from services.webhooks.db.tables import attempts, deliveries, endpoints
+from services.webhooks.domain.schedule import retry_delay
+from services.webhooks.handlers.delivery.sender import AttemptOutcome, attempt, http_client
+from shared.db import Database, UnitOfWork
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF_SECONDS = 30.0
+
+
+class DeliveryLoop:
+    """Sends the deliveries of one service process."""
+
+    def __init__(self, database: Database, settings: Settings, source: str) -> None:
+        self._database = database
+        self._settings = settings
+        self._source = source
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Look for due deliveries now rather than at the next poll."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Deliver until `stop` is set; an attempt under way is finished and recorded."""
+        poll = self._settings.webhooks_poll_seconds
+        pause = poll
+        async with http_client(self._settings) as client:
+            while not stop.is_set():
+                self._wake.clear()
+                try:
+                    if await self.deliver_due(client):
+                        pause = poll
+                        continue
+                    pause = poll
+                except Exception as exc:  # the loop must outlive any database fault
+                    log.warning("delivery loop failed, retrying: %s: %s", type(exc).__name__, exc)
+                    pause = min(max(pause * 2, 0.5), MAX_BACKOFF_SECONDS)
+                await self._sleep(pause, stop)
+
+    async def deliver_due(self, client: httpx.AsyncClient) -> int:
+        """Send one batch of due deliveries; how many were attempted."""
+        async with self._database.unit_of_work() as uow:
+            rows = (
+                await uow.execute(
+                    sa.select(
+                        deliveries.c.id,
+                        deliveries.c.event_id,
+                        deliveries.c.body,
+                        deliveries.c.attempts,
+                        deliveries.c.endpoint_id,
+                        endpoints.c.url,
+                        endpoints.c.secret,
+                    )
+                    .join(endpoints, endpoints.c.id == deliveries.c.endpoint_id)
+                    .where(
+                        deliveries.c.status == "pending",
+                        deliveries.c.next_attempt_at <= sa.func.clock_timestamp(),
+                        endpoints.c.enabled.is_(True),
+                    )
+                    .order_by(deliveries.c.next_attempt_at)
+                    .limit(self._settings.webhooks_batch_size)
+                    .with_for_update(of=deliveries, skip_locked=True)
+                )
+            ).all()
+            if not rows:
+                return 0
+            outcomes = await asyncio.gather(
+                *(
+                    attempt(
+                        client,
+                        self._settings,
+                        url=row.url,
+                        secret=row.secret,
+                        message_id=row.event_id,
+                        body=row.body,
+                    )
+                    for row in rows
+                )
+            )
+            # Endpoint rows are updated in one order in every process: no deadlocks.
+            for row, outcome in sorted(
+                zip(rows, outcomes, strict=True), key=lambda p: (p[0].endpoint_id, p[0].id)
+            ):
+                await self._record(uow, row, outcome)
+            await uow.commit()
+            return len(rows)
+
+    async def _record(self, uow: UnitOfWork, row: Any, outcome: AttemptOutcome) -> None:
+        await uow.execute(
+            attempts.insert().values(
+                delivery_id=row.id,
+                attempted_at=outcome.attempted_at,
+                succeeded=outcome.succeeded,
+                status_code=outcome.status_code,
+                latency_ms=outcome.latency_ms,
+                response_excerpt=outcome.response_excerpt,
+                error=outcome.error,
+            )
+        )
+        made = row.attempts + 1
+        if outcome.succeeded:
+            await self._set_delivery(uow, row.id, made, "succeeded")
+            await uow.execute(
+                endpoints.update()
+                .where(endpoints.c.id == row.endpoint_id)
+                .values(consecutive_failures=0)
+            )
+            return
+        failures = (
+            await uow.execute(
+                endpoints.update()
+                .where(endpoints.c.id == row.endpoint_id)
+                .values(consecutive_failures=endpoints.c.consecutive_failures + 1)
+                .returning(endpoints.c.consecutive_failures)
+            )
+        ).scalar_one()
+        if outcome.gone:
+            await self._set_delivery(uow, row.id, made, "failed")
+            await self._disable(uow, row.endpoint_id, "gone", failures)
+            return
+        if failures >= self._settings.webhooks_disable_after_failures:
+            await self._set_delivery(uow, row.id, made, "failed")
+            await self._disable(uow, row.endpoint_id, "failures", failures)
+            return
+        delay = retry_delay(
+            made, self._settings.webhooks_retry_schedule, self._settings.webhooks_retry_jitter
+        )
+        if delay is None:
+            await self._set_delivery(uow, row.id, made, "failed")
+        else:
+            await self._set_delivery(uow, row.id, made, "pending", delay)
+
+    async def _set_delivery(
+        self,
+        uow: UnitOfWork,
+        delivery_id: str,
+        made: int,
+        status: Literal["pending", "succeeded", "failed"],
+        delay: float | None = None,
+    ) -> None:
+        next_attempt_at = (
+            None if delay is None else sa.func.clock_timestamp() + timedelta(seconds=delay)
+        )
+        await uow.execute(
+            deliveries.update()
+            .where(deliveries.c.id == delivery_id)
+            .values(
+                status=status,
+                attempts=made,
+                next_attempt_at=next_attempt_at,
+                updated_at=sa.func.clock_timestamp(),
+            )
+        )
+
+    async def _disable(
+        self,
+        uow: UnitOfWork,
+        endpoint_id: str,
+        reason: Literal["gone", "failures"],
+        failures: int,
+    ) -> None:
+        """Disable an endpoint that is still enabled and announce it."""
+        described = (
+            "the endpoint answered 410 Gone"
+            if reason == "gone"
+            else f"{failures} consecutive failed attempts"
+        )
+        disabled = (
+            await uow.execute(
+                endpoints.update()
+                .where(endpoints.c.id == endpoint_id, endpoints.c.enabled.is_(True))
+                .values(enabled=False, disabled_reason=described, updated_at=sa.func.now())
+                .returning(endpoints.c.owner, endpoints.c.url)
+            )
+        ).first()
+        if disabled is None:
+            return
+        log.warning("webhook endpoint %s disabled: %s", endpoint_id, described)
+        await uow.publish(
+            CloudEvent.wrap(
+                WebhookEndpointDisabled(
+                    endpoint_id=endpoint_id,
+                    owner=disabled.owner,
+                    url=disabled.url,
+                    reason=reason,
+                    consecutive_failures=failures,
+                ),
+                source=self._source,
+                subject=endpoint_id,
+            )
+        )
+
+    async def _sleep(self, seconds: float, stop: asyncio.Event) -> None:
+        waiters = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())}
+        _, pending = await asyncio.wait(
+            waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED
+        )
+        for task in pending:
+            task.cancel()
