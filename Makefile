@@ -49,13 +49,16 @@ test-fast: install ## Tests that need neither policyengine-us nor the whole stac
 	$(PY) -m pytest -q -m "not slow"
 
 lint: install ## ruff and mypy --strict
-	$(VENV)/bin/ruff check shared contracts services sdk tests deploy
-	$(VENV)/bin/ruff format --check shared contracts services sdk tests deploy
+	$(VENV)/bin/ruff check shared contracts services sdk tests deploy benchmarks
+	$(VENV)/bin/ruff format --check shared contracts services sdk tests deploy benchmarks
 	$(VENV)/bin/mypy shared contracts services sdk
 
 format: install
 	$(VENV)/bin/ruff check --fix shared contracts services sdk tests deploy
 	$(VENV)/bin/ruff format shared contracts services sdk tests deploy
+
+bench: install ## Engine against policyengine-us by hand, same run (BENCH_ARGS="--households 3000")
+	$(PY) benchmarks/population.py $(BENCH_ARGS)
 
 clean: down
 	rm -rf $(VAR)

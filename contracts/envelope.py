@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 
 class EventPayload(BaseModel):
@@ -42,6 +42,12 @@ class CloudEvent(BaseModel):
     datacontenttype: Literal["application/json"] = "application/json"
     dataschema: str | None = None
     data: dict[str, Any]
+
+    @model_serializer(mode="wrap")
+    def _omit_unset_attributes(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # CloudEvents: an optional attribute without a value is absent, never null.
+        document: dict[str, Any] = handler(self)
+        return {key: value for key, value in document.items() if value is not None}
 
     @classmethod
     def wrap(cls, payload: EventPayload, *, source: str, subject: str | None = None) -> Self:

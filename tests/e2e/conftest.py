@@ -44,6 +44,9 @@ def stack_environment(settings: Settings, admin_key: str) -> dict[str, str]:
         FISCUS_POLICY_PORT=str(PORT_BASE + 2),
         FISCUS_SIMULATION_PORT=str(PORT_BASE + 3),
         FISCUS_AGGREGATION_PORT=str(PORT_BASE + 4),
+        FISCUS_WEBHOOKS_PORT=str(PORT_BASE + 5),
+        # The test's webhook receiver listens on loopback.
+        FISCUS_WEBHOOKS_ALLOW_PRIVATE="true",
         FISCUS_WORKER_PORT=str(PORT_BASE + 13),
     )
     return environment
@@ -66,7 +69,15 @@ def stack(migrated: Settings, tmp_path_factory: pytest.TempPathFactory) -> Itera
             check=True,
         )
     except subprocess.CalledProcessError:
-        for name in ("gateway", "dataset", "policy", "simulation", "worker", "aggregation"):
+        for name in (
+            "gateway",
+            "dataset",
+            "policy",
+            "simulation",
+            "worker",
+            "aggregation",
+            "webhooks",
+        ):
             print(f"--- {name} log ---\n{running.log(name)[-3000:]}")
         subprocess.run([*command, "down", "--var", str(var)], env=environment, cwd=ROOT)
         raise

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -24,6 +25,7 @@ from shared import storage
 from shared.population import read_population
 from tests.direct_policyengine import calculated, direct_simulations
 from tests.e2e.conftest import RunningStack
+from tests.e2e.outsiders import SubscriberQueue, WebhookInbox, webhook_receiver
 from tests.unit.test_report import assert_report_matches
 
 pytestmark = pytest.mark.slow
@@ -38,14 +40,43 @@ def fiscus(stack: RunningStack) -> FiscusClient:
 
 
 @pytest.fixture(scope="module")
-def finished(fiscus: FiscusClient) -> dict[str, Any]:
+def webhook_inbox() -> Iterator[WebhookInbox]:
+    with webhook_receiver() as inbox:
+        yield inbox
+
+
+@pytest.fixture(scope="module")
+def subscriber(stack: RunningStack) -> Iterator[SubscriberQueue]:
+    queue = SubscriberQueue(
+        stack.settings.amqp_url, "other-team.simulation-events", ("simulation.*",)
+    )
+    queue.declare()
+    yield queue
+    queue.delete()
+
+
+@pytest.fixture(scope="module")
+def finished(
+    fiscus: FiscusClient, webhook_inbox: WebhookInbox, subscriber: SubscriberQueue
+) -> dict[str, Any]:
+    endpoint = fiscus._call(
+        "POST",
+        "/api/v1/webhooks",
+        json={"url": webhook_inbox.url, "event_types": ["simulation.completed"]},
+    )
     dataset = fiscus.create_synthetic_dataset("e2e population", 300, seed=11, year=2025)
     policy = fiscus.create_policy("CTC $3,000", CTC_REFORM)
     created = fiscus.create_simulation(dataset["id"], policy["id"], 2025)
     assert created["status"] == "queued"
     simulation = fiscus.wait_for_simulation(created["id"], timeout=900)
     report = fiscus.wait_for_report(created["id"], timeout=120)
-    return {"dataset": dataset, "policy": policy, "simulation": simulation, "report": report}
+    return {
+        "dataset": dataset,
+        "policy": policy,
+        "simulation": simulation,
+        "report": report,
+        "webhook_secret": endpoint["secret"],
+    }
 
 
 def test_every_api_route_needs_a_key(stack: RunningStack) -> None:
@@ -175,3 +206,34 @@ def test_results_equal_policyengine_run_directly_on_the_same_files(
         households["household_income_decile"],
         calculated(direct["baseline"], "household_income_decile", year),
     )
+
+
+def test_a_webhook_receiver_gets_the_signed_completion(
+    finished: dict[str, Any], webhook_inbox: WebhookInbox
+) -> None:
+    from standardwebhooks import Webhook
+
+    requests = webhook_inbox.wait_for(1, timeout=60)
+    assert len(requests) == 1
+    headers, body = requests[0]
+    verified = Webhook(finished["webhook_secret"]).verify(body, headers)
+    assert verified["type"] == "simulation.completed"
+    assert verified["data"]["simulation_id"] == finished["simulation"]["id"]
+    assert headers["webhook-id"] == verified["id"]
+
+
+def test_another_teams_queue_gets_the_completion_as_a_cloudevent(
+    finished: dict[str, Any], subscriber: SubscriberQueue
+) -> None:
+    from cloudevents.core.formats.json import JSONFormat
+    from cloudevents.core.v1.event import CloudEvent as SdkCloudEvent
+
+    events = [JSONFormat().read(SdkCloudEvent, body) for body in subscriber.read_all(30)]
+    completed = [e for e in events if e.get_type() == "simulation.completed"]
+    assert [e.get_subject() for e in completed] == [finished["simulation"]["id"]]
+    data = completed[0].get_data()
+    assert isinstance(data, dict)
+    assert {r["uri"] for r in data["results"]} == {
+        r["uri"] for r in finished["simulation"]["results"]
+    }
+    assert [e.get_type() for e in events].count("simulation.requested") == 1

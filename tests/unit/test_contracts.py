@@ -54,3 +54,17 @@ def test_catalog_has_unique_event_types() -> None:
     assert len(PAYLOAD_BY_TYPE) == len(EVENT_PAYLOADS)
     for payload in EVENT_PAYLOADS:
         assert payload.__doc__, f"{payload.__name__} needs a docstring"
+
+
+def test_the_cloudevents_sdk_reads_our_envelope() -> None:
+    from cloudevents.core.formats.json import JSONFormat
+    from cloudevents.core.v1.event import CloudEvent as SdkCloudEvent
+
+    event = CloudEvent.wrap(registered(), source="/fiscus/dataset")  # no subject
+    document = event.model_dump(mode="json")
+    assert "subject" not in document
+    parsed = JSONFormat().read(SdkCloudEvent, event.model_dump_json().encode())
+    assert parsed.get_id() == event.id
+    assert parsed.get_type() == "dataset.registered"
+    assert parsed.get_source() == "/fiscus/dataset"
+    assert parsed.get_data() == registered().model_dump(mode="json")

@@ -1,0 +1,107 @@
+"""Systems outside Fiscus, as they would meet it: a webhook receiver and a subscriber team."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import aio_pika
+
+
+@dataclass
+class WebhookInbox:
+    """What a receiver at `url` was sent: (headers, body) per request."""
+
+    url: str = ""
+    requests: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+
+    def wait_for(self, count: int, timeout: float) -> list[tuple[dict[str, str], bytes]]:
+        deadline = time.monotonic() + timeout
+        while len(self.requests) < count and time.monotonic() < deadline:
+            time.sleep(0.2)
+        return list(self.requests)
+
+
+@contextmanager
+def webhook_receiver() -> Iterator[WebhookInbox]:
+    """A plain HTTP server on 127.0.0.1 that answers 204 to every POST."""
+    inbox = WebhookInbox()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("content-length", "0")))
+            inbox.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    inbox.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/fiscus"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield inbox
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class SubscriberQueue:
+    """Another team's own durable queue on `fiscus.events`, in plain aio-pika."""
+
+    def __init__(self, amqp_url: str, name: str, routing_keys: tuple[str, ...]) -> None:
+        self._amqp_url = amqp_url
+        self._name = name
+        self._routing_keys = routing_keys
+
+    def declare(self) -> None:
+        asyncio.run(self._declare())
+
+    def read_all(self, timeout: float) -> list[bytes]:
+        return asyncio.run(self._read_all(timeout))
+
+    def delete(self) -> None:
+        asyncio.run(self._delete())
+
+    async def _declare(self) -> None:
+        async with await aio_pika.connect(self._amqp_url) as connection:
+            channel = await connection.channel()
+            exchange = await channel.declare_exchange(
+                "fiscus.events", aio_pika.ExchangeType.TOPIC, durable=True
+            )
+            queue = await channel.declare_queue(
+                self._name, durable=True, arguments={"x-queue-type": "quorum"}
+            )
+            await queue.purge()
+            for key in self._routing_keys:
+                await queue.bind(exchange, routing_key=key)
+
+    async def _read_all(self, timeout: float) -> list[bytes]:
+        bodies: list[bytes] = []
+        async with await aio_pika.connect(self._amqp_url) as connection:
+            channel = await connection.channel()
+            queue = await channel.declare_queue(self._name, passive=True)
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                message = await queue.get(fail=False)
+                if message is None:
+                    if bodies:
+                        break
+                    await asyncio.sleep(0.2)
+                    continue
+                bodies.append(message.body)
+                await message.ack()
+        return bodies
+
+    async def _delete(self) -> None:
+        async with await aio_pika.connect(self._amqp_url) as connection:
+            channel = await connection.channel()
+            await channel.queue_delete(self._name)
