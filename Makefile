@@ -48,14 +48,18 @@ test: install services lint ## Lint, type-check and run the whole test suite
 test-fast: install ## Tests that need neither policyengine-us nor the whole stack
 	$(PY) -m pytest -q -m "not slow"
 
-lint: install ## ruff and mypy --strict
-	$(VENV)/bin/ruff check shared contracts services sdk tests deploy benchmarks
-	$(VENV)/bin/ruff format --check shared contracts services sdk tests deploy benchmarks
+lint: install ## ruff, mypy --strict, and the committed event contracts up to date
+	$(VENV)/bin/ruff check shared contracts services sdk tests deploy benchmarks examples
+	$(VENV)/bin/ruff format --check shared contracts services sdk tests deploy benchmarks examples
 	$(VENV)/bin/mypy shared contracts services sdk
+	$(PY) -m contracts.generate --check
 
 format: install
-	$(VENV)/bin/ruff check --fix shared contracts services sdk tests deploy
-	$(VENV)/bin/ruff format shared contracts services sdk tests deploy
+	$(VENV)/bin/ruff check --fix shared contracts services sdk tests deploy benchmarks examples
+	$(VENV)/bin/ruff format shared contracts services sdk tests deploy benchmarks examples
+
+docs: install ## Write the events' JSON Schemas and AsyncAPI document (contracts/) from the code
+	$(PY) -m contracts.generate
 
 bench: install ## Engine against policyengine-us by hand, same run (BENCH_ARGS="--households 3000")
 	$(PY) benchmarks/population.py $(BENCH_ARGS)

@@ -81,10 +81,12 @@ class EventConsumers:
         self.broker = broker
         self._settings = settings
         self._queues: list[str] = []
+        self._subscriptions: list[tuple[str, str]] = []
 
     def subscribe(self, queue: str, event_type: str, handler: EventHandler) -> None:
         """Deliver events of `event_type` to `handler` through the consumer queue `queue`."""
         self._queues.append(queue)
+        self._subscriptions.append((queue, event_type))
         subscriber = self.broker.subscriber(
             consumer_queue(self._settings, queue, event_type),
             events_exchange(self._settings),
@@ -96,6 +98,11 @@ class EventConsumers:
     @property
     def queues(self) -> tuple[str, ...]:
         return tuple(self._queues)
+
+    @property
+    def subscriptions(self) -> tuple[tuple[str, str], ...]:
+        """Every `(queue, event_type)` subscribed, in order (the AsyncAPI document lists them)."""
+        return tuple(self._subscriptions)
 
     async def start(self) -> None:
         """Connect, declare the dead-letter queues, then start consuming."""
