@@ -7,6 +7,7 @@ from contracts.events.dataset.v1 import DatasetRegistered
 from contracts.events.policy.v1 import PolicyCreated
 from contracts.events.report.v1 import ReportCompleted
 from contracts.events.simulation.v1 import (
+    SimulationCancelled,
     SimulationCompleted,
     SimulationFailed,
     SimulationRequested,
@@ -19,6 +20,7 @@ EVENT_PAYLOADS: tuple[type[EventPayload], ...] = (
     SimulationRequested,
     SimulationCompleted,
     SimulationFailed,
+    SimulationCancelled,
     ReportCompleted,
     WebhookEndpointDisabled,
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -32,12 +33,17 @@ def new_id(kind: str) -> str:
     return f"{kind}-{uuid.uuid4().hex[:12]}"
 
 
+def content_hash(name: str) -> str:
+    """A distinct content per dataset or policy: equal hashes would make equal simulations."""
+    return hashlib.sha256(name.encode()).hexdigest()
+
+
 def dataset_event(dataset_id: str, storage_uri: str = "file:///nowhere") -> CloudEvent:
     payload = DatasetRegistered(
         dataset_id=dataset_id,
         name=f"{dataset_id} name",
         storage_uri=storage_uri,
-        sha256="d" * 64,
+        sha256=content_hash(dataset_id),
         year=2024,
         households=2,
         people=3,
@@ -47,7 +53,9 @@ def dataset_event(dataset_id: str, storage_uri: str = "file:///nowhere") -> Clou
 
 
 def policy_event(policy_id: str) -> CloudEvent:
-    payload = PolicyCreated(policy_id=policy_id, name=policy_id, sha256="p" * 64, data=REFORM)
+    payload = PolicyCreated(
+        policy_id=policy_id, name=policy_id, sha256=content_hash(policy_id), data=REFORM
+    )
     return CloudEvent.wrap(payload, source="/fiscus/policy", subject=policy_id)
 
 
@@ -112,7 +120,7 @@ async def test_create_stores_the_simulation_and_its_event_in_one_transaction(
     assert stored.status == "queued" and stored.year == 2026
     assert len(events) == 1
     assert events[0].event_type == "simulation.requested"
-    assert events[0].envelope["data"] == {"simulation_id": resource["id"], **body}
+    assert events[0].envelope["data"] == {"simulation_id": resource["id"], "region": "us", **body}
     # now() is the transaction's start time: equal stamps mean one transaction.
     assert events[0].created_at == stored.created_at
 
@@ -235,8 +243,12 @@ async def test_list_is_newest_first_with_a_cursor(api: tuple[httpx.AsyncClient, 
     client, database = api
     dataset_id, policy_id = new_id("ds"), new_id("pol")
     await project(database, dataset_event(dataset_id), policy_event(policy_id))
-    body = {"dataset_id": dataset_id, "policy_id": policy_id, "year": 2026}
-    created = [(await client.post("/api/v1/simulations", json=body)).json()["id"] for _ in range(3)]
+    body = {"dataset_id": dataset_id, "policy_id": policy_id}
+    # Distinct years: an equal request would answer with the existing simulation.
+    created = [
+        (await client.post("/api/v1/simulations", json=body | {"year": year})).json()["id"]
+        for year in (2026, 2027, 2028)
+    ]
 
     first = (await client.get("/api/v1/simulations", params={"limit": 2})).json()
     assert [item["id"] for item in first["items"]] == created[::-1][:2]

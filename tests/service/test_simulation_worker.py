@@ -7,6 +7,7 @@ tests; here the engine only has to honour the interface and the results format.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import threading
 import uuid
@@ -149,6 +150,11 @@ async def worker(migrated: Settings) -> AsyncIterator[Worker]:
     await database.engine.dispose()
 
 
+def content_hash(name: str) -> str:
+    """A distinct content per dataset or policy: equal hashes would make equal simulations."""
+    return hashlib.sha256(name.encode()).hexdigest()
+
+
 async def register_inputs(worker: Worker, *, with_files: bool = True) -> tuple[str, str, str, str]:
     """A dataset (files and projection) and two policies; returns their ids and storage URI."""
     dataset_id = f"ds-{uuid.uuid4().hex[:12]}"
@@ -160,7 +166,7 @@ async def register_inputs(worker: Worker, *, with_files: bool = True) -> tuple[s
         dataset_id=dataset_id,
         name=dataset_id,
         storage_uri=storage_uri,
-        sha256="e" * 64,
+        sha256=content_hash(dataset_id),
         year=2024,
         households=2,
         people=3,
@@ -170,7 +176,7 @@ async def register_inputs(worker: Worker, *, with_files: bool = True) -> tuple[s
         now = CloudEvent.wrap(dataset, source="/tests").time
         await projections.record_dataset(uow, dataset, now)
         for pid, data in ((policy_id, REFORM), (baseline_id, BASELINE)):
-            policy = PolicyCreated(policy_id=pid, name=pid, sha256="f" * 64, data=data)
+            policy = PolicyCreated(policy_id=pid, name=pid, sha256=content_hash(pid), data=data)
             await projections.record_policy(uow, policy, now)
         await uow.commit()
     return dataset_id, policy_id, baseline_id, storage_uri
@@ -225,7 +231,7 @@ async def test_a_requested_simulation_runs_and_its_results_are_published(worker:
     assert document["type"] == "simulation.completed"
     completed = CloudEvent.model_validate(document).payload(SimulationCompleted)
     assert completed.model_version == "fake-engine-1"
-    assert completed.dataset_sha256 == "e" * 64
+    assert completed.dataset_sha256 == content_hash(dataset_id)
     assert (completed.dataset_id, completed.policy_id, completed.year) == (
         dataset_id,
         policy_id,

@@ -25,6 +25,7 @@ from services.simulation.domain.simulations import (
     attempts_exhausted,
     failure_of,
     is_finished,
+    may_cancel,
     may_start,
     resource_from_row,
     unknown_inputs,
@@ -42,9 +43,12 @@ def row(**overrides: Any) -> dict[str, Any]:
         "policy_id": "pol",
         "baseline_policy_id": None,
         "year": 2026,
+        "region": "us",
+        "key": None,
         "created_at": CREATED,
         "started_at": None,
         "completed_at": None,
+        "cancelled_at": None,
         "attempts": 0,
         "error_type": None,
         "error_reason": None,
@@ -61,6 +65,13 @@ def test_finished_simulations_never_start_again() -> None:
     assert not may_start("completed") and not may_start("failed")
     assert is_finished("completed") and is_finished("failed")
     assert not is_finished("queued") and not is_finished("running")
+
+
+def test_only_an_unfinished_simulation_is_cancelled() -> None:
+    assert may_cancel("queued") and may_cancel("running")
+    assert not any(may_cancel(s) for s in ("completed", "failed", "cancelled"))
+    # Cancelled is final: a worker neither starts it nor completes it.
+    assert is_finished("cancelled") and not may_start("cancelled")
 
 
 def test_attempts_are_exhausted_only_beyond_the_limit() -> None:

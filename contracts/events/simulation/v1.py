@@ -20,6 +20,7 @@ class SimulationRequested(EventPayload):
     policy_id: str
     baseline_policy_id: str | None = None
     year: int
+    region: str = "us"
 
 
 class ResultFile(BaseModel):
@@ -56,3 +57,12 @@ class SimulationFailed(EventPayload):
     simulation_id: str
     reason: str
     error_type: str
+
+
+class SimulationCancelled(EventPayload):
+    """A simulation was cancelled; workers skip it and discard a late result."""
+
+    event_type: ClassVar[str] = "simulation.cancelled"
+
+    simulation_id: str
+    cancelled_at: datetime

@@ -3,25 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import importlib.metadata
 import uuid
+from datetime import UTC, datetime
 
 from fastapi import APIRouter, Response
 
 from contracts.envelope import CloudEvent
-from contracts.events.simulation.v1 import SimulationRequested
+from contracts.events.simulation.v1 import SimulationCancelled, SimulationRequested
+from contracts.results.v1 import RESULT_FORMAT_VERSION
 from services.simulation.db import projections
 from services.simulation.db import simulations as store
+from services.simulation.domain.keys import SimulationInputs, simulation_key
 from services.simulation.domain.simulations import (
     SimulationPage,
     SimulationRequest,
     SimulationResource,
     Status,
+    may_cancel,
     resource_from_row,
     unknown_inputs,
 )
-from shared.db import Database
+from shared.db import Database, UnitOfWork
 from shared.pagination import DEFAULT_PAGE, PageCursor, PageLimit, position_of
-from shared.problems import FieldError, invalid, not_found, openapi_problem
+from shared.problems import FieldError, ProblemError, invalid, not_found, openapi_problem
 from shared.service import ProcessDep, UnitOfWorkDep
 
 PATH = "/api/v1/simulations"
@@ -55,11 +61,47 @@ async def _wait_for_inputs(
         await asyncio.sleep(min(PROJECTION_POLL_SECONDS, remaining))
 
 
+@functools.cache
+def model_version() -> str:
+    """The policyengine-us version the workers run, read without importing the model."""
+    return importlib.metadata.version("policyengine-us")
+
+
+async def _key_of(uow: UnitOfWork, request: SimulationRequest) -> str:
+    dataset = await projections.find_dataset(uow, request.dataset_id)
+    policy = await projections.find_policy(uow, request.policy_id)
+    baseline = (
+        await projections.find_policy(uow, request.baseline_policy_id)
+        if request.baseline_policy_id is not None
+        else None
+    )
+    # _wait_for_inputs saw them; projections never delete rows.
+    assert dataset is not None and policy is not None
+    return simulation_key(
+        SimulationInputs(
+            dataset_sha256=dataset.sha256,
+            policy_sha256=policy.sha256,
+            baseline_policy_sha256=baseline.sha256 if baseline is not None else None,
+            year=request.year,
+            region=request.region,
+            model_version=model_version(),
+            result_format_version=RESULT_FORMAT_VERSION,
+        )
+    )
+
+
 @router.post(
     "",
     status_code=202,
     summary="Request a society-wide simulation",
-    responses={422: openapi_problem("Invalid body, or an unknown dataset or policy")},
+    description="Content-addressed: a request whose key (dataset and policies by content, "
+    "year, region, model and result-format versions) has a queued, running or completed "
+    "simulation is answered at once, 200, with that simulation. Otherwise a new "
+    "simulation is queued, 202.",
+    responses={
+        200: {"model": SimulationResource, "description": "An equal simulation exists"},
+        422: openapi_problem("Invalid body, or an unknown dataset or policy"),
+    },
 )
 async def create_simulation(
     request: SimulationRequest, process: ProcessDep, response: Response
@@ -71,7 +113,14 @@ async def create_simulation(
         raise invalid(missing)
     simulation_id = str(uuid.uuid4())
     async with process.database.unit_of_work() as uow:
-        row = await store.insert_simulation(uow, simulation_id, request)
+        key = await _key_of(uow, request)
+        await store.lock_key(uow, key)
+        existing = await store.find_reusable(uow, key)
+        if existing is not None:
+            response.status_code = 200
+            response.headers["Location"] = f"{PATH}/{existing['id']}"
+            return resource_from_row(existing)
+        row = await store.insert_simulation(uow, simulation_id, request, key=key)
         await uow.publish(
             CloudEvent.wrap(
                 SimulationRequested(
@@ -80,6 +129,7 @@ async def create_simulation(
                     policy_id=request.policy_id,
                     baseline_policy_id=request.baseline_policy_id,
                     year=request.year,
+                    region=request.region,
                 ),
                 source=process.source,
                 subject=simulation_id,
@@ -112,4 +162,42 @@ async def get_simulation(simulation_id: str, uow: UnitOfWorkDep) -> SimulationRe
     row = await store.find_simulation(uow, simulation_id)
     if row is None:
         raise not_found("simulation", simulation_id)
+    return resource_from_row(row)
+
+
+@router.post(
+    "/{simulation_id}/cancel",
+    summary="Cancel a queued or running simulation",
+    description="Idempotent: cancelling a cancelled simulation answers with it unchanged. "
+    "Workers skip a cancelled simulation and discard a result that arrives after it.",
+    responses={
+        404: openapi_problem("No such simulation"),
+        409: openapi_problem("The simulation already completed or failed"),
+    },
+)
+async def cancel_simulation(
+    simulation_id: str, process: ProcessDep, uow: UnitOfWorkDep
+) -> SimulationResource:
+    row = await store.find_simulation(uow, simulation_id, for_update=True)
+    if row is None:
+        raise not_found("simulation", simulation_id)
+    if row["status"] == Status.CANCELLED:
+        return resource_from_row(row)
+    if not may_cancel(row["status"]):
+        raise ProblemError(
+            409,
+            "Conflict",
+            f"simulation {simulation_id} is already {row['status']}",
+            kind="conflict",
+        )
+    cancelled_at = datetime.now(UTC)
+    row = await store.mark_cancelled(uow, simulation_id, cancelled_at=cancelled_at)
+    await uow.publish(
+        CloudEvent.wrap(
+            SimulationCancelled(simulation_id=simulation_id, cancelled_at=cancelled_at),
+            source=process.source,
+            subject=simulation_id,
+        )
+    )
+    await uow.commit()
     return resource_from_row(row)

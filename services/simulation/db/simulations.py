@@ -10,13 +10,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 
 from services.simulation.db.tables import simulations
-from services.simulation.domain.simulations import SimulationRequest, Status
+from services.simulation.domain.simulations import REUSABLE, SimulationRequest, Status
 from shared.db import UnitOfWork
 from shared.pagination import Position, newest_first
 
 
 async def insert_simulation(
-    uow: UnitOfWork, simulation_id: str, request: SimulationRequest
+    uow: UnitOfWork, simulation_id: str, request: SimulationRequest, *, key: str | None = None
 ) -> RowMapping:
     result = await uow.execute(
         simulations.insert()
@@ -27,6 +27,8 @@ async def insert_simulation(
             policy_id=request.policy_id,
             baseline_policy_id=request.baseline_policy_id,
             year=request.year,
+            region=request.region,
+            key=key,
         )
         .returning(*simulations.c)
     )
@@ -39,6 +41,20 @@ async def find_simulation(
     statement = sa.select(simulations).where(simulations.c.id == simulation_id)
     if for_update:
         statement = statement.with_for_update()
+    return (await uow.execute(statement)).mappings().first()
+
+
+async def lock_key(uow: UnitOfWork, key: str) -> None:
+    """Serialise, until the end of the transaction, the requests for one key: two equal
+    requests at the same moment must not both create a simulation."""
+    await uow.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(key, 0))))
+
+
+async def find_reusable(uow: UnitOfWork, key: str) -> RowMapping | None:
+    """The simulation with this key that answers a new request: queued, running or completed."""
+    statement = sa.select(simulations).where(
+        simulations.c.key == key, simulations.c.status.in_([s.value for s in REUSABLE])
+    )
     return (await uow.execute(statement)).mappings().first()
 
 
@@ -110,3 +126,15 @@ async def mark_failed(
     if attempts is not None:
         values["attempts"] = attempts
     await _update(uow, simulation_id, **values)
+
+
+async def mark_cancelled(
+    uow: UnitOfWork, simulation_id: str, *, cancelled_at: datetime
+) -> RowMapping:
+    result = await uow.execute(
+        simulations.update()
+        .where(simulations.c.id == simulation_id)
+        .values(status=Status.CANCELLED.value, cancelled_at=cancelled_at)
+        .returning(*simulations.c)
+    )
+    return result.mappings().one()

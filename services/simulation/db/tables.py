@@ -25,11 +25,15 @@ simulations = sa.Table(
     sa.Column("policy_id", ID, nullable=False),
     sa.Column("baseline_policy_id", ID),
     sa.Column("year", sa.Integer, nullable=False),
+    sa.Column("region", sa.String(8), nullable=False, server_default="us"),
+    # Content address (domain/keys.py); null on rows older than it.
+    sa.Column("key", sa.String(64)),
     sa.Column(
         "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
     ),
     sa.Column("started_at", sa.DateTime(timezone=True)),
     sa.Column("completed_at", sa.DateTime(timezone=True)),
+    sa.Column("cancelled_at", sa.DateTime(timezone=True)),
     # Deliveries that reached the calculation: bounds retries of a job that kills its worker.
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("error_type", sa.String(128)),
@@ -39,9 +43,17 @@ simulations = sa.Table(
     sa.Column("model_version", sa.String(64)),
     sa.Column("dataset_sha256", sa.String(64)),
     sa.CheckConstraint(
-        "status IN ('queued', 'running', 'completed', 'failed')", name="status_known"
+        "status IN ('queued', 'running', 'completed', 'failed', 'cancelled')",
+        name="status_known",
     ),
     sa.Index("ix_simulations_newest", sa.text("created_at DESC"), sa.text("id DESC")),
+    # At most one simulation per key that answers new requests (see domain REUSABLE).
+    sa.Index(
+        "ux_simulations_key_reusable",
+        "key",
+        unique=True,
+        postgresql_where=sa.text("status IN ('queued', 'running', 'completed')"),
+    ),
 )
 
 datasets = sa.Table(

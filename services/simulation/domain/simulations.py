@@ -3,7 +3,8 @@
 queued ──▶ running ──▶ completed
    │          │ ▲
    │          └─┘ (redelivered after a worker died)
-   └──────────┴──▶ failed
+   ├──────────┴──▶ failed
+   └──────────┴──▶ cancelled (on request; a late result is discarded)
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -28,14 +29,24 @@ class Status(StrEnum):
     RUNNING = "running"
     COMPLETED = "completed"
     FAILED = "failed"
+    CANCELLED = "cancelled"
 
 
-FINISHED: frozenset[Status] = frozenset({Status.COMPLETED, Status.FAILED})
+FINISHED: frozenset[Status] = frozenset({Status.COMPLETED, Status.FAILED, Status.CANCELLED})
+
+# A simulation in one of these answers a new request with the same key: its result
+# exists or is on its way. A failed or cancelled one does not: asking again retries.
+REUSABLE: tuple[Status, ...] = (Status.QUEUED, Status.RUNNING, Status.COMPLETED)
 
 
 def is_finished(status: str) -> bool:
     """A finished simulation never changes again; a redelivered request for it is a no-op."""
     return Status(status) in FINISHED
+
+
+def may_cancel(status: str) -> bool:
+    """Whether a cancel request changes the simulation: only one not yet finished."""
+    return Status(status) in (Status.QUEUED, Status.RUNNING)
 
 
 def may_start(status: str) -> bool:
@@ -74,6 +85,9 @@ class SimulationRequest(BaseModel):
         description="The policy to compare against; current law when absent.",
     )
     year: int = Field(ge=FIRST_YEAR, le=LAST_YEAR)
+    region: Literal["us"] = Field(
+        default="us", description="The households simulated; only the whole country for now."
+    )
 
 
 def unknown_inputs(
@@ -125,9 +139,16 @@ class SimulationResource(BaseModel):
     policy_id: str
     baseline_policy_id: str | None
     year: int
+    region: str
+    key: str | None = Field(
+        default=None,
+        description="The content address: SHA-256 over the dataset's and policies' hashes, "
+        "year, region, model and result-format versions.",
+    )
     created_at: datetime
     started_at: datetime | None = None
     completed_at: datetime | None = None
+    cancelled_at: datetime | None = None
     error: SimulationError | None = None
     results: list[ResultFileResource] | None = None
     timings: Timings | None = None
@@ -153,9 +174,12 @@ def resource_from_row(row: Mapping[Any, Any]) -> SimulationResource:
         policy_id=row["policy_id"],
         baseline_policy_id=row["baseline_policy_id"],
         year=row["year"],
+        region=row["region"],
+        key=row["key"],
         created_at=row["created_at"],
         started_at=row["started_at"],
         completed_at=row["completed_at"],
+        cancelled_at=row["cancelled_at"],
         error=error,
         results=[ResultFileResource.model_validate(f) for f in row["results"]]
         if row["results"] is not None

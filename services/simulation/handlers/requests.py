@@ -7,6 +7,9 @@ the inbox, mark the simulation completed and put `simulation.completed` in the
 outbox. A worker that dies before (3) leaves its message unacknowledged, so
 RabbitMQ delivers it again and the simulation completes then.
 
+A cancelled simulation is not started, and the result of one cancelled while it
+ran is discarded: step (3) checks the status under the row lock.
+
 An error of the calculation itself (the engine, a missing or unreadable dataset)
 is deterministic: the simulation fails, with `simulation.failed`, and is not
 retried. Other errors (database, storage writes) propagate, and the broker
@@ -228,8 +231,16 @@ class SimulationRunner:
         async with self._database.unit_of_work() as uow:
             if not await uow.first_delivery(REQUESTS_QUEUE, event):
                 return
+            # Under the row lock: a cancel committed during the calculation wins, and
+            # one arriving after this commit finds the simulation completed (409).
             row = await store.find_simulation(uow, job.simulation_id, for_update=True)
             if row is None or is_finished(row["status"]):
+                log.info(
+                    "result of simulation %s discarded: it is %s",
+                    job.simulation_id,
+                    row["status"] if row is not None else "gone",
+                    extra={"simulation_id": job.simulation_id},
+                )
                 return
             await store.mark_completed(
                 uow,
