@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import aio_pika
 import httpx
 import pytest
 from standardwebhooks import Webhook
@@ -20,6 +21,7 @@ from standardwebhooks import Webhook
 from contracts.envelope import CloudEvent
 from contracts.events.report.v1 import ReportCompleted
 from contracts.events.simulation.v1 import ResultFile, SimulationCompleted
+from services.webhooks.domain.endpoints import SUBSCRIBABLE_EVENT_TYPES, consumer_name
 from services.webhooks.main import create_app
 from shared.settings import Settings
 from tests.service.bus import event_tap, publish
@@ -31,8 +33,19 @@ ADMIN = {"x-fiscus-principal": "admin:admin"}
 DELAY = 0.3
 
 
+async def delete_consumer_queues(amqp_url: str) -> None:
+    """Drop the service's queues, with whatever earlier tests' events left in them."""
+    async with await aio_pika.connect(amqp_url) as connection:
+        channel = await connection.channel()
+        for event_type in SUBSCRIBABLE_EVENT_TYPES:
+            await channel.queue_delete(consumer_name(event_type))
+
+
 @pytest.fixture(scope="module")
 def webhook_settings(migrated: Settings) -> Settings:
+    # Endpoints here subscribe to "*": events other tests of the session published into
+    # these durable queues must not reach them.
+    asyncio.run(delete_consumer_queues(migrated.amqp_url))
     return migrated.model_copy(
         update={
             "webhooks_allow_private": True,
