@@ -7,6 +7,7 @@ import json
 import sys
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aio_pika
@@ -45,6 +46,35 @@ async def publish(exchange: aio_pika.abc.AbstractExchange, event: CloudEvent) ->
     )
 
 
+@asynccontextmanager
+async def example_subscriber(
+    settings: Settings, queue: str, routing_key: str
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """The example, bound to `routing_key`, once it says it listens; killed if still running."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(EXAMPLE),
+        "--amqp-url",
+        settings.amqp_url,
+        "--queue",
+        queue,
+        "--max-events",
+        "1",
+        routing_key,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert process.stderr is not None
+        ready = await asyncio.wait_for(process.stderr.readline(), STARTUP_SECONDS)
+        assert ready.decode().startswith(f"listening on {queue}")
+        yield process
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
 async def next_message(queue: aio_pika.abc.AbstractQueue) -> aio_pika.abc.AbstractIncomingMessage:
     """The queue's next message; dead-lettering may complete a moment after the reject."""
     deadline = asyncio.get_running_loop().time() + EXIT_SECONDS
@@ -60,24 +90,7 @@ async def test_the_example_subscriber_prints_the_events_it_is_bound_to(
     settings: Settings, channel: aio_pika.abc.AbstractChannel
 ) -> None:
     queue = f"example-team.{uuid.uuid4().hex[:8]}"
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        str(EXAMPLE),
-        "--amqp-url",
-        settings.amqp_url,
-        "--queue",
-        queue,
-        "--max-events",
-        "1",
-        "simulation.*",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        assert process.stderr is not None
-        ready = await asyncio.wait_for(process.stderr.readline(), STARTUP_SECONDS)
-        assert ready.decode().startswith(f"listening on {queue}")
-
+    async with example_subscriber(settings, queue, "simulation.*") as process:
         exchange = await channel.get_exchange("fiscus.events")
         unbound = CloudEvent.wrap(
             DatasetRegistered(
@@ -102,10 +115,6 @@ async def test_the_example_subscriber_prints_the_events_it_is_bound_to(
         await publish(exchange, failed)
 
         stdout, stderr = await asyncio.wait_for(process.communicate(), EXIT_SECONDS)
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
 
     assert process.returncode == 0, stderr.decode()
     printed = [json.loads(line) for line in stdout.decode().splitlines()]
@@ -125,22 +134,7 @@ async def test_an_unreadable_message_goes_to_the_dead_letter_queue(
     settings: Settings, channel: aio_pika.abc.AbstractChannel
 ) -> None:
     queue = f"example-team.{uuid.uuid4().hex[:8]}"
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        str(EXAMPLE),
-        "--amqp-url",
-        settings.amqp_url,
-        "--queue",
-        queue,
-        "--max-events",
-        "1",
-        "simulation.failed",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        assert process.stderr is not None
-        await asyncio.wait_for(process.stderr.readline(), STARTUP_SECONDS)
+    async with example_subscriber(settings, queue, "simulation.failed") as process:
         exchange = await channel.get_exchange("fiscus.events")
         await exchange.publish(aio_pika.Message(b"not json"), routing_key="simulation.failed")
         event = CloudEvent.wrap(
@@ -148,10 +142,6 @@ async def test_an_unreadable_message_goes_to_the_dead_letter_queue(
         )
         await publish(exchange, event)
         stdout, _ = await asyncio.wait_for(process.communicate(), EXIT_SECONDS)
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
 
     assert [json.loads(line)["id"] for line in stdout.decode().splitlines()] == [event.id]
     dead_letters = await channel.declare_queue(f"{queue}.dlq", passive=True)
