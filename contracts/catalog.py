@@ -10,6 +10,8 @@ from contracts.events.simulation.v1 import (
     SimulationCancelled,
     SimulationCompleted,
     SimulationFailed,
+    SimulationPartitionRequested,
+    SimulationProgress,
     SimulationRequested,
 )
 from contracts.events.webhook.v1 import WebhookEndpointDisabled
@@ -18,6 +20,8 @@ EVENT_PAYLOADS: tuple[type[EventPayload], ...] = (
     DatasetRegistered,
     PolicyCreated,
     SimulationRequested,
+    SimulationPartitionRequested,
+    SimulationProgress,
     SimulationCompleted,
     SimulationFailed,
     SimulationCancelled,

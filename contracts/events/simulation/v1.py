@@ -21,14 +21,52 @@ class SimulationRequested(EventPayload):
     baseline_policy_id: str | None = None
     year: int
     region: str = "us"
+    years: list[int] = []
+    """The budget window, first year first; empty means `[year]` alone."""
+    outputs: list[str] = []
+    """Extra policyengine-us variables to store in the household results."""
 
 
 class ResultFile(BaseModel):
-    """One file of household-level results."""
+    """One file of results (households or people), of one year and one partition."""
 
     uri: str
     sha256: str
     rows: int
+    name: str | None = None
+    """`households.parquet` or `people.parquet`."""
+    year: int | None = None
+    partition: int | None = None
+
+
+class SimulationPartitionRequested(EventPayload):
+    """One partition (a group of states, one year) of a simulation waits for a worker."""
+
+    event_type: ClassVar[str] = "simulation.partition.requested"
+
+    simulation_id: str
+    partition: int
+    """Index of the partition, 0-based, in the simulation's plan."""
+    partitions: int
+    """How many partitions the simulation has, over every year."""
+    year: int
+    states: list[str]
+    """Two-letter state codes whose households this partition computes."""
+    households: int
+
+
+class SimulationProgress(EventPayload):
+    """A partition of a simulation finished; how far the whole simulation is."""
+
+    event_type: ClassVar[str] = "simulation.progress"
+
+    simulation_id: str
+    partitions_done: int
+    partitions_total: int
+    households_done: int
+    households_total: int
+    elapsed_seconds: float
+    estimated_seconds_left: float | None = None
 
 
 class SimulationCompleted(EventPayload):
@@ -41,6 +79,10 @@ class SimulationCompleted(EventPayload):
     policy_id: str
     baseline_policy_id: str | None = None
     year: int
+    years: list[int] = []
+    """The budget window simulated; empty means `[year]` alone."""
+    region: str = "us"
+    partitions: int = 1
     results: list[ResultFile]
     model_version: str
     dataset_sha256: str
