@@ -126,7 +126,7 @@ def run_migrations_online(metadata: sa.MetaData) -> None:
     asyncio.run(run())
 
 
-def upgrade(services: tuple[ServiceName, ...], settings: Settings, revision: str = "head") -> None:
+def upgrade(services: tuple[ServiceName, ...], settings: Settings, revision: str = "heads") -> None:
     asyncio.run(ensure_database(settings.database_url))
     for service in services:
         asyncio.run(
@@ -157,7 +157,7 @@ def main() -> None:
     services: tuple[ServiceName, ...] = tuple(args.services) or SERVICES
     settings = get_settings()
     if args.action == "upgrade":
-        upgrade(services, settings, args.revision or "head")
+        upgrade(services, settings, args.revision or "heads")
     elif args.action == "downgrade":
         downgrade(services, settings, args.revision or "base")
     else:
