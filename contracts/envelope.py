@@ -42,6 +42,10 @@ class CloudEvent(BaseModel):
     datacontenttype: Literal["application/json"] = "application/json"
     dataschema: str | None = None
     data: dict[str, Any]
+    # The CloudEvents distributed-tracing extension: the W3C trace context of the
+    # operation that emitted the event (see shared/tracing.py).
+    traceparent: str | None = None
+    tracestate: str | None = None
 
     @model_serializer(mode="wrap")
     def _omit_unset_attributes(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:

@@ -32,6 +32,32 @@ def read_procfile(path: Path = PROCFILE) -> dict[str, str]:
     return processes
 
 
+WORKER = "worker"
+
+
+def worker_count() -> int:
+    """Simulation workers to run: FISCUS_WORKERS (default 1); each holds about 3 GB warm."""
+    return max(1, int(os.environ.get("FISCUS_WORKERS", "1")))
+
+
+def stack_processes() -> dict[str, str]:
+    """The Procfile's processes, with `worker-2` ... `worker-N` beside `worker`."""
+    processes = read_procfile()
+    if WORKER in processes:
+        for number in range(2, worker_count() + 1):
+            processes[f"{WORKER}-{number}"] = processes[WORKER]
+    return processes
+
+
+def process_env(name: str) -> dict[str, str]:
+    """The environment of a process: worker-N answers /readyz on the worker port + N - 1."""
+    env = dict(os.environ)
+    if name.startswith(f"{WORKER}-"):
+        base = int(os.environ.get("FISCUS_WORKER_PORT", "8013"))
+        env["FISCUS_WORKER_PORT"] = str(base + int(name.rpartition("-")[2]) - 1)
+    return env
+
+
 def _pid_file(var: Path, name: str) -> Path:
     return var / "run" / f"{name}.pid"
 
@@ -48,7 +74,7 @@ def _alive(pid: int) -> bool:
 
 def running(var: Path) -> dict[str, int]:
     found: dict[str, int] = {}
-    for name in read_procfile():
+    for name in stack_processes():
         pid_file = _pid_file(var, name)
         if pid_file.exists():
             pid = int(pid_file.read_text())
@@ -62,7 +88,7 @@ def up(var: Path, ready_urls: list[str], timeout: float) -> None:
     (var / "run").mkdir(parents=True, exist_ok=True)
     already = running(var)
     python = sys.executable
-    for name, command in read_procfile().items():
+    for name, command in stack_processes().items():
         if name in already:
             print(f"  {name:12} already running (pid {already[name]})")
             continue
@@ -71,7 +97,12 @@ def up(var: Path, ready_urls: list[str], timeout: float) -> None:
             argv[0] = python
         log = open(var / "log" / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
         child = subprocess.Popen(
-            argv, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            argv,
+            cwd=ROOT,
+            env=process_env(name),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         _pid_file(var, name).write_text(str(child.pid))
         print(f"  {name:12} started (pid {child.pid}), log {var / 'log' / (name + '.log')}")
@@ -93,7 +124,7 @@ def wait_ready(url: str, deadline: float, var: Path) -> None:
             last = exc.read().decode(errors="replace")
         except OSError as exc:
             last = str(exc)
-        dead = [name for name in read_procfile() if name not in running(var)]
+        dead = [name for name in stack_processes() if name not in running(var)]
         if dead:
             raise SystemExit(f"processes exited during start: {', '.join(dead)}; see {var / 'log'}")
         time.sleep(1)
@@ -112,7 +143,7 @@ def down(var: Path) -> None:
         if _alive(pid):
             os.killpg(pid, signal.SIGKILL)
         print(f"  {name:12} stopped")
-    for name in read_procfile():
+    for name in stack_processes():
         _pid_file(var, name).unlink(missing_ok=True)
 
 
@@ -124,8 +155,13 @@ def main() -> None:
     args = parser.parse_args()
     port = os.environ.get("FISCUS_GATEWAY_PORT", "8000")
     worker_port = os.environ.get("FISCUS_WORKER_PORT", "8013")
-    # The gateway is ready when every service is; the worker when its engine is warm.
-    ready_urls = [f"http://127.0.0.1:{worker_port}", f"http://127.0.0.1:{port}"]
+    households_port = os.environ.get("FISCUS_HOUSEHOLDS_PORT", "8012")
+    # The gateway is ready when every service is; the workers when their engines are warm.
+    ready_urls = [
+        *(f"http://127.0.0.1:{int(worker_port) + n}" for n in range(worker_count())),
+        f"http://127.0.0.1:{households_port}",
+        f"http://127.0.0.1:{port}",
+    ]
     if args.action == "up":
         up(args.var, ready_urls, args.timeout)
     elif args.action == "down":

@@ -1,5 +1,37 @@
-"""Python client for the Fiscus REST API."""
+"""Python client for the Fiscus REST API: `Fiscus` (sync) and `AsyncFiscus` (async)."""
 
-from sdk.client import FiscusClient, FiscusError
+from sdk.aio import AsyncFiscus, AsyncSimulationJob
+from sdk.client import FiscusClient
+from sdk.fiscus import Fiscus, SimulationJob
+from sdk.models import (
+    ApiKey,
+    Dataset,
+    ImpactReport,
+    Page,
+    Parameter,
+    Policy,
+    Report,
+    Simulation,
+    SimulationEvent,
+    Variable,
+)
+from sdk.transport import FiscusError
 
-__all__ = ["FiscusClient", "FiscusError"]
+__all__ = [
+    "ApiKey",
+    "AsyncFiscus",
+    "AsyncSimulationJob",
+    "Dataset",
+    "Fiscus",
+    "FiscusClient",
+    "FiscusError",
+    "ImpactReport",
+    "Page",
+    "Parameter",
+    "Policy",
+    "Report",
+    "Simulation",
+    "SimulationEvent",
+    "SimulationJob",
+    "Variable",
+]

@@ -1,4 +1,4 @@
-"""A small synchronous client for the Fiscus REST API."""
+"""The first, untyped client: every method returns the decoded JSON (see `sdk.fiscus`)."""
 
 from __future__ import annotations
 
@@ -8,16 +8,9 @@ from typing import Any, Self
 
 import httpx
 
+from sdk.transport import FiscusError
+
 FINISHED = ("completed", "failed", "cancelled")
-
-
-class FiscusError(Exception):
-    """An error answer from Fiscus, carrying its problem document."""
-
-    def __init__(self, status: int, problem: dict[str, Any]) -> None:
-        super().__init__(f"{status}: {problem.get('title')}: {problem.get('detail')}")
-        self.status = status
-        self.problem = problem
 
 
 class FiscusClient:

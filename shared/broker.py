@@ -26,6 +26,7 @@ from faststream.rabbit import (
 )
 
 from contracts.envelope import CloudEvent
+from shared.instrumentation import consume_telemetry
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,8 @@ def make_broker(settings: Settings) -> RabbitBroker:
         default_channel=Channel(prefetch_count=settings.prefetch, publisher_confirms=True),
         ack_policy=AckPolicy.NACK_ON_ERROR,
         logger=logging.getLogger("fiscus.broker"),
+        # A consumer span and message counters around every delivery.
+        middlewares=[consume_telemetry(settings.delivery_limit)],
     )
 
 

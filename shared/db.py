@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransactio
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 
 from contracts.envelope import CloudEvent
+from shared.tracing import TRACE_HEADERS, propagation_headers
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -132,13 +133,23 @@ class UnitOfWork:
                 listener()
 
     async def publish(self, event: CloudEvent, headers: dict[str, str] | None = None) -> None:
-        """Record an event in the outbox; the relay publishes it after commit."""
+        """Record an event in the outbox; the relay publishes it after commit.
+
+        The current trace context and request id go with it, in the row's headers and
+        (trace context) in the envelope's `traceparent`, so that its consumers continue
+        this trace.
+        """
+        carried = {**propagation_headers(), **(headers or {})}
+        envelope = event.model_dump(mode="json")
+        for attribute in TRACE_HEADERS:
+            if attribute in carried:
+                envelope.setdefault(attribute, carried[attribute])
         await self.execute(
             self._database.outbox.insert().values(
                 id=event.id,
                 event_type=event.type,
-                envelope=event.model_dump(mode="json"),
-                headers=headers or {},
+                envelope=envelope,
+                headers=carried,
             )
         )
         self._published = True

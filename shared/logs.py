@@ -1,4 +1,4 @@
-"""JSON logs, one object per line, on stderr."""
+"""JSON logs, one object per line, on stderr, each with its request id and trace id."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import json
 import logging
 import sys
 from datetime import UTC, datetime
+
+from opentelemetry import trace
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "request_id", default=None
@@ -28,9 +30,11 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        request_id = request_id_var.get()
-        if request_id:
-            entry["request_id"] = request_id
+        # Every line names its request and trace (null outside any), to join logs to traces.
+        entry["request_id"] = request_id_var.get()
+        span_context = trace.get_current_span().get_span_context()
+        entry["trace_id"] = f"{span_context.trace_id:032x}" if span_context.is_valid else None
+        entry["span_id"] = f"{span_context.span_id:016x}" if span_context.is_valid else None
         for key, value in vars(record).items():
             if key not in _STANDARD_ATTRIBUTES and not key.startswith("_"):
                 entry[key] = value

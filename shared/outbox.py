@@ -17,9 +17,13 @@ import aio_pika
 import sqlalchemy as sa
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange
 from aio_pika.exceptions import DeliveryError
+from opentelemetry import propagate
+from opentelemetry.trace import SpanKind
 from pamqp.commands import Basic
 
 from shared.db import Database
+from shared.metrics import MESSAGES_PUBLISHED, OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE_SECONDS
+from shared.tracing import context_from, tracer
 
 log = logging.getLogger(__name__)
 
@@ -115,24 +119,42 @@ class OutboxRelay:
         envelope: dict[str, Any],
         headers: dict[str, Any],
     ) -> None:
-        message = aio_pika.Message(
-            body=json.dumps(envelope, separators=(",", ":")).encode(),
-            content_type="application/cloudevents+json",
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            message_id=event_id,
-            type=event_type,
-            headers=headers,
-        )
-        try:
-            await exchange.publish(
-                message, routing_key=event_type, mandatory=True, timeout=PUBLISH_TIMEOUT_SECONDS
+        # A producer span in the trace the event was recorded in; the message carries it.
+        with tracer().start_as_current_span(
+            f"publish {event_type}",
+            context=context_from(headers),
+            kind=SpanKind.PRODUCER,
+            attributes={
+                "messaging.system": "rabbitmq",
+                "messaging.destination.name": self._exchange_name,
+                "messaging.message.id": event_id,
+                "cloudevents.event_type": event_type,
+            },
+        ):
+            carried: dict[str, Any] = {**headers}
+            propagate.inject(carried)
+            message = aio_pika.Message(
+                body=json.dumps(envelope, separators=(",", ":")).encode(),
+                content_type="application/cloudevents+json",
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                message_id=event_id,
+                type=event_type,
+                headers=carried,
             )
-        except DeliveryError as exc:
-            if not isinstance(exc.frame, Basic.Return):
-                raise
-            # Returned as unroutable: no queue is bound for this event type yet. The
-            # broker accepted it; there is no subscriber to hold it for.
-            log.info("event %s (%s) has no subscriber", event_id, event_type)
+            try:
+                await exchange.publish(
+                    message,
+                    routing_key=event_type,
+                    mandatory=True,
+                    timeout=PUBLISH_TIMEOUT_SECONDS,
+                )
+            except DeliveryError as exc:
+                if not isinstance(exc.frame, Basic.Return):
+                    raise
+                # Returned as unroutable: no queue is bound for this event type yet. The
+                # broker accepted it; there is no subscriber to hold it for.
+                log.info("event %s (%s) has no subscriber", event_id, event_type)
+        MESSAGES_PUBLISHED.labels(event_type).inc()
 
     async def _ensure_exchange(self) -> AbstractExchange:
         if self._exchange is None or self._channel is None or self._channel.is_closed:
@@ -170,3 +192,22 @@ class OutboxRelay:
         )
         for task in pending:
             task.cancel()
+
+
+async def measure_outbox(database: Database, service: str) -> None:
+    """Set the outbox backlog gauges of `service` from its outbox table."""
+    outbox = database.outbox
+    async with database.engine.connect() as connection:
+        row = (
+            await connection.execute(
+                sa.select(
+                    sa.func.count(),
+                    sa.func.coalesce(
+                        sa.func.extract("epoch", sa.func.now() - sa.func.min(outbox.c.created_at)),
+                        0,
+                    ),
+                ).where(outbox.c.sent_at.is_(None))
+            )
+        ).one()
+    OUTBOX_BACKLOG.labels(service).set(row[0])
+    OUTBOX_OLDEST_AGE_SECONDS.labels(service).set(float(row[1]))

@@ -20,10 +20,13 @@ from fastapi.responses import JSONResponse
 
 from shared.broker import EventConsumers, make_broker
 from shared.db import Database, UnitOfWork, create_engine
+from shared.instrumentation import instrument_app
 from shared.logs import configure_logging
-from shared.outbox import OutboxRelay
+from shared.metrics import READY, MetricRefresher
+from shared.outbox import OutboxRelay, measure_outbox
 from shared.problems import install_problem_handlers
 from shared.settings import ServiceName, Settings
+from shared.tracing import configure_tracing
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +53,8 @@ class ServiceProcess:
         )
         self.database.on_events_committed.append(self.relay.wake)
         self.readiness_checks: list[tuple[str, ReadinessCheck]] = [("database", self._check_db)]
+        # Run when /metrics is scraped, to set gauges that describe stored state.
+        self.metric_refreshers: list[MetricRefresher] = [self._measure_outbox, self._measure_ready]
         self._stop = asyncio.Event()
         self._relay_task: asyncio.Task[None] | None = None
 
@@ -86,6 +91,13 @@ class ServiceProcess:
     async def _check_db(self) -> None:
         async with self.database.engine.connect() as connection:
             await connection.execute(sa.text("SELECT 1"))
+
+    async def _measure_outbox(self) -> None:
+        await measure_outbox(self.database, self.service)
+
+    async def _measure_ready(self) -> None:
+        checks = await self.readiness()
+        READY.labels(self.service).set(1 if all(v == "ok" for v in checks.values()) else 0)
 
     async def _check_broker(self) -> None:
         if not await self.consumers.broker.ping(timeout=2):
@@ -132,6 +144,7 @@ def create_service_app(
     title: str,
     description: str = "",
     on_start: Sequence[Callable[[], Awaitable[None]]] = (),
+    on_stop: Sequence[Callable[[], Awaitable[None]]] = (),
 ) -> FastAPI:
     """An internal service API: its routers, problem+json errors, health and readiness."""
 
@@ -143,6 +156,8 @@ def create_service_app(
         try:
             yield
         finally:
+            for hook in on_stop:
+                await hook()
             await process.stop()
 
     app = FastAPI(title=title, description=description, lifespan=lifespan)
@@ -155,10 +170,12 @@ def create_service_app(
     app.include_router(health_router(readiness))
     for router in routers:
         app.include_router(router)
+    instrument_app(app, process.service, process.metric_refreshers)
     return app
 
 
 def serve(app: FastAPI | Any, service: str, port: int, settings: Settings) -> None:
-    """Run an ASGI app with JSON logs until interrupted."""
+    """Run an ASGI app with JSON logs and traces until interrupted."""
     configure_logging(service, settings.log_level)
+    configure_tracing(service)
     uvicorn.run(app, host=settings.host, port=port, log_config=None, access_log=False)

@@ -79,11 +79,36 @@ class Settings(BaseSettings):
     aggregation_port: int = 8004
     webhooks_port: int = 8005
     worker_port: int = 8013
+    # The households worker process (household calculations; /readyz once warm).
+    households_port: int = 8012
+    # Household calculations arriving within this many milliseconds of the first of a
+    # batch are calculated together (at most household_batch_max), then split back.
+    household_batch_ms: float = 5.0
+    household_batch_max: int = 64
+    # The simulation API answers 504 when no households worker replied in this time.
+    household_timeout_seconds: float = 45.0
 
     admin_api_key: SecretStr | None = None
+    # Bearer JWTs beside API keys: verified with this HS256 secret, or with the keys of a
+    # JWKS (URL or file; RS256/ES256...). None of the three set: JWTs are refused.
+    jwt_secret: SecretStr | None = None
+    jwt_jwks_url: str = ""
+    jwt_jwks_file: Path | None = None
+    # Checked when set; `exp` is always required and checked.
+    jwt_audience: str = ""
+    jwt_issuer: str = ""
+    # The claim that carries the role (admin, user or readonly); `sub` names the caller.
+    jwt_role_claim: str = "role"
+    # Households per partition a simulation's states are grouped into (about; states are
+    # never split); a simulation with fewer households is one partition per year.
+    partition_households: int = 25_000
+    # Simulation worker processes `make up` starts (each holds about 3 GB when warm).
+    workers: int = 1
     # How long the simulation API waits for a just-registered dataset or policy to reach it.
     projection_wait_seconds: float = 10.0
     upload_max_bytes: int = 512 * 1024 * 1024
+    # A comment line on an idle SSE stream this often keeps proxies from closing it.
+    sse_heartbeat_seconds: float = 15.0
 
     # Webhooks: seconds before each attempt of a delivery (the first after the event),
     # in the spirit of Standard Webhooks; each delay is spread by +/- the jitter fraction.
@@ -103,6 +128,8 @@ class Settings(BaseSettings):
         if self.environment == "production":
             if self.db_password.get_secret_value() == PLACEHOLDER_PASSWORD:
                 raise ValueError("FISCUS_DB_PASSWORD must be set in production")
+            if self.jwt_secret is not None and len(self.jwt_secret.get_secret_value()) < 32:
+                raise ValueError("FISCUS_JWT_SECRET must be at least 32 characters in production")
             if self.admin_api_key is not None and len(self.admin_api_key.get_secret_value()) < 24:
                 raise ValueError(
                     "FISCUS_ADMIN_API_KEY must be at least 24 characters in production"

@@ -3,12 +3,14 @@
 Every simulation writes `households.parquet` (one row per household) and
 `people.parquet` (one row per person). Values are policyengine-us's own, unrounded
 (money as float32). Columns prefixed `baseline_` / `reform_` exist once per policy.
-Consumers must ignore columns they do not know.
+Extra outputs a simulation asked for follow the household columns as
+`baseline_<variable>`, `reform_<variable>`. Consumers must ignore columns they do not know.
 """
 
 from __future__ import annotations
 
-RESULT_FORMAT_VERSION = 1
+# 2: program columns (PROGRAM_VARIABLES) and, where the dataset has it, people's `race`.
+RESULT_FORMAT_VERSION = 2
 
 POLICIES: tuple[str, ...] = ("baseline", "reform")
 
@@ -25,6 +27,20 @@ HOUSEHOLD_KEYS: tuple[str, ...] = (
     "household_income_decile",
 )
 
+# The taxes and benefits of the report's `detailed_budget`, each summed to its household.
+PROGRAM_VARIABLES: tuple[str, ...] = (
+    "income_tax",
+    "employee_payroll_tax",
+    "state_income_tax",
+    "eitc",
+    "ctc",
+    "snap",
+    "ssi",
+    "social_security",
+    "tanf",
+    "wic",
+)
+
 # policyengine-us household variables stored once per policy as `<policy>_<variable>`.
 HOUSEHOLD_VARIABLES: tuple[str, ...] = (
     "household_net_income",
@@ -33,6 +49,7 @@ HOUSEHOLD_VARIABLES: tuple[str, ...] = (
     "household_tax",
     "household_benefits",
     "household_state_income_tax",
+    *PROGRAM_VARIABLES,
 )
 
 # Person columns that do not depend on the policy.
@@ -43,6 +60,10 @@ PERSON_KEYS: tuple[str, ...] = (
     "age",
     "is_male",
 )
+
+# Person columns written only when the dataset gives them (policyengine-us `race` enum name:
+# WHITE, BLACK, HISPANIC or OTHER), after PERSON_VARIABLES' columns.
+OPTIONAL_PERSON_KEYS: tuple[str, ...] = ("race",)
 
 # policyengine-us person variables (SPM poverty of the person's unit), per policy.
 PERSON_VARIABLES: tuple[str, ...] = (

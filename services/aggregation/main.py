@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from contracts.events.simulation.v1 import SimulationCompleted
+from services.aggregation.api import aggregates, results
 from services.aggregation.api.routes import router
 from services.aggregation.db.tables import metadata
 from services.aggregation.handlers.simulation_completed import (
@@ -25,9 +26,10 @@ def create_app(settings: Settings) -> FastAPI:
     )
     return create_service_app(
         process,
-        [router],
+        [router, results.router, aggregates.router],
         title="Fiscus aggregation",
-        description="Impact reports of finished simulations, in PolicyEngine API v1's terms.",
+        description="Impact reports of finished simulations, in PolicyEngine API v1's terms; "
+        "raw results, charts and custom aggregates.",
     )
 
 

@@ -11,11 +11,14 @@ from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.responses import HTMLResponse
 
-from services.gateway.api import docs, keys, proxy
+from services.gateway.api import audit, docs, keys, proxy
+from services.gateway.api import events as simulation_events
 from services.gateway.api.limiter import KeyLimiter
 from services.gateway.db.tables import metadata
 from services.gateway.domain.rate_limits import parse_rate_limit
 from services.gateway.domain.routing import UPSTREAMS
+from services.gateway.handlers.simulation_events import SimulationEventFeed
+from shared.instrumentation import inject_trace_headers, instrument_app
 from shared.problems import install_problem_handlers
 from shared.service import ServiceProcess, health_router, serve
 from shared.settings import Settings, get_settings
@@ -33,16 +36,24 @@ def create_app(settings: Settings) -> FastAPI:
     # A wrong default limit should stop the process here, not fail every request.
     parse_rate_limit(settings.default_rate_limit)
     process = ServiceProcess("gateway", settings, metadata)
+    # Simulation events from the bus, for the SSE streams this process serves.
+    feed = SimulationEventFeed(settings)
+    process.readiness_checks.append(("events", feed.check))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.http = httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=3.0))
+        app.state.http = httpx.AsyncClient(
+            timeout=httpx.Timeout(60.0, connect=3.0),
+            event_hooks={"request": [inject_trace_headers]},
+        )
         if settings.rate_limit_enabled:
             app.state.limiter = KeyLimiter(settings)
         await process.start()
+        await feed.start()
         try:
             yield
         finally:
+            await feed.stop()
             await process.stop()
             await app.state.http.aclose()
             if app.state.limiter is not None:
@@ -60,6 +71,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.process = process
+    app.state.simulation_events = feed
     app.state.limiter = None
     install_problem_handlers(app)
 
@@ -91,12 +103,15 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(health_router(readiness))
     app.include_router(docs.router)
     app.include_router(keys.router)
+    app.include_router(audit.router)
+    app.include_router(simulation_events.router)
     app.include_router(proxy.router)
 
     @app.get("/docs", include_in_schema=False)
     async def swagger() -> HTMLResponse:
         return get_swagger_ui_html(openapi_url="/openapi.json", title="Fiscus API")
 
+    instrument_app(app, "gateway", process.metric_refreshers)
     return app
 
 

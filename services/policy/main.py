@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from services.policy.api import metadata as metadata_routes
 from services.policy.api.routes import router
 from services.policy.db.tables import metadata
+from services.policy.domain.metadata import WarmCatalog
 from services.policy.domain.parameters import WarmParameterTree
 from shared.service import ServiceProcess, create_service_app, serve
 from shared.settings import Settings, get_settings
@@ -24,18 +26,23 @@ def create_app(
     process = ServiceProcess("policy", settings, metadata)
     warm = parameter_tree or WarmParameterTree()
     process.readiness_checks.append(("parameters", warm.check))
+    # Parameter and variable metadata, indexed once the tree is loaded.
+    catalog = WarmCatalog.for_tree(warm)
+    process.readiness_checks.append(("metadata", catalog.check))
 
     async def start_loading() -> None:
         warm.start()
+        catalog.start()
 
     app = create_service_app(
         process,
-        [router],
+        [router, metadata_routes.router],
         title="Fiscus policy service",
         description="Reforms in PolicyEngine's format, validated against policyengine-us.",
         on_start=[start_loading],
     )
     app.state.parameter_tree = warm
+    app.state.metadata_catalog = catalog
     return app
 
 

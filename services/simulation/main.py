@@ -1,8 +1,9 @@
-"""Wiring of the simulation service's two processes.
+"""Wiring of the simulation service's processes.
 
 `python -m services.simulation.main api` serves the internal API and keeps the
 dataset and policy projections; `python -m services.simulation.main worker` runs
-simulations on a warm population engine and serves only `/healthz` and `/readyz`.
+simulations on a warm population engine and serves only `/healthz` and `/readyz`;
+`python -m services.simulation.main households` calculates households (same).
 """
 
 from __future__ import annotations
@@ -14,17 +15,31 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from fastapi import FastAPI
 
-from contracts.events.dataset.v1 import DatasetRegistered
-from contracts.events.policy.v1 import PolicyCreated
-from contracts.events.simulation.v1 import SimulationRequested
+from contracts.events.dataset.v1 import DatasetDeleted, DatasetRegistered
+from contracts.events.policy.v1 import PolicyCreated, PolicyDeleted
+from contracts.events.simulation.v1 import SimulationPartitionRequested, SimulationRequested
+from services.simulation.api import batches, households
+from services.simulation.api.household_calls import HouseholdCalls
 from services.simulation.api.routes import router
 from services.simulation.db.tables import metadata
+from services.simulation.handlers.deletions import (
+    DATASET_DELETIONS_QUEUE,
+    POLICY_DELETIONS_QUEUE,
+    DeletionHandlers,
+)
+from services.simulation.handlers.gauges import simulation_gauges, warm_systems_gauge
+from services.simulation.handlers.households import (
+    HouseholdBatcher,
+    HouseholdCalculator,
+    HouseholdServer,
+)
+from services.simulation.handlers.partitions import PARTITIONS_QUEUE, PartitionRunner
 from services.simulation.handlers.projections import (
     DATASETS_QUEUE,
     POLICIES_QUEUE,
     ProjectionHandlers,
 )
-from services.simulation.handlers.requests import REQUESTS_QUEUE, SimulationRunner
+from services.simulation.handlers.requests import REQUESTS_QUEUE, SimulationPlanner
 from services.simulation.handlers.warm_engine import EngineFactory, SimulationEngine, WarmEngine
 from shared.broker import (
     EventConsumers,
@@ -36,11 +51,16 @@ from shared.broker import (
 from shared.service import ServiceProcess, create_service_app, serve
 from shared.settings import Settings, get_settings
 
+WORKER_QUEUES: tuple[tuple[str, str], ...] = (
+    (REQUESTS_QUEUE, SimulationRequested.event_type),
+    (PARTITIONS_QUEUE, SimulationPartitionRequested.event_type),
+)
 
-def _declare_requests_queue(
+
+def _declare_worker_queues(
     consumers: EventConsumers, settings: Settings
 ) -> Callable[[], Awaitable[None]]:
-    """Declare the workers' queue from the API process too.
+    """Declare the workers' queues from the API process too.
 
     A request accepted before any worker ever started would otherwise be published
     while no queue is bound for it, and be dropped as unroutable.
@@ -49,13 +69,12 @@ def _declare_requests_queue(
     async def declare() -> None:
         broker = consumers.broker
         exchange = await broker.declare_exchange(events_exchange(settings))
-        queue = await broker.declare_queue(
-            consumer_queue(settings, REQUESTS_QUEUE, SimulationRequested.event_type)
-        )
-        await queue.bind(exchange, routing_key=SimulationRequested.event_type)
         dlx = await broker.declare_exchange(dead_letter_exchange(settings))
-        dlq = await broker.declare_queue(dead_letter_queue(REQUESTS_QUEUE))
-        await dlq.bind(dlx, routing_key=REQUESTS_QUEUE)
+        for name, event_type in WORKER_QUEUES:
+            queue = await broker.declare_queue(consumer_queue(settings, name, event_type))
+            await queue.bind(exchange, routing_key=event_type)
+            dlq = await broker.declare_queue(dead_letter_queue(name))
+            await dlq.bind(dlx, routing_key=name)
 
     return declare
 
@@ -71,13 +90,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     process.consumers.subscribe(
         POLICIES_QUEUE, PolicyCreated.event_type, handlers.on_policy_created
     )
-    return create_service_app(
+    deletions = DeletionHandlers(process.database)
+    process.consumers.subscribe(
+        DATASET_DELETIONS_QUEUE, DatasetDeleted.event_type, deletions.on_dataset_deleted
+    )
+    process.consumers.subscribe(
+        POLICY_DELETIONS_QUEUE, PolicyDeleted.event_type, deletions.on_policy_deleted
+    )
+    calls = HouseholdCalls(settings.amqp_url, settings.household_timeout_seconds)
+    process.readiness_checks.append(("household_calls", calls.check))
+    process.metric_refreshers.append(simulation_gauges(process.database))
+    app = create_service_app(
         process,
-        [router],
+        [batches.router, router, households.router],
         title="Fiscus simulation service",
         description="Society-wide simulations: request, follow, read results.",
-        on_start=[_declare_requests_queue(process.consumers, settings)],
+        on_start=[_declare_worker_queues(process.consumers, settings), calls.start],
+        on_stop=[calls.stop],
     )
+    app.state.household_calls = calls
+    return app
 
 
 def build_population_engine() -> SimulationEngine:
@@ -101,13 +133,20 @@ def create_worker_app(
     *,
     exit_on_engine_failure: bool = True,
 ) -> FastAPI:
-    """The worker process: consumes `simulation.requested`; `/readyz` once the engine is warm."""
+    """The worker process: plans requested simulations and computes their partitions;
+    `/readyz` once the engine is warm."""
     settings = settings or get_settings()
     # One message at a time: a worker holding more would keep them from idle workers.
     settings = settings.model_copy(update={"prefetch": 1})
     process = ServiceProcess("simulation", settings, metadata)
     engine = WarmEngine(engine_factory, on_failure=_terminate if exit_on_engine_failure else None)
-    runner = SimulationRunner(
+    planner = SimulationPlanner(
+        process.database,
+        process.source,
+        attempts=settings.delivery_limit,
+        partition_households=settings.partition_households,
+    )
+    runner = PartitionRunner(
         process.database,
         settings.resolved_storage_url,
         process.source,
@@ -115,9 +154,15 @@ def create_worker_app(
         attempts=settings.delivery_limit,
     )
     process.consumers.subscribe(
-        REQUESTS_QUEUE, SimulationRequested.event_type, runner.on_simulation_requested
+        REQUESTS_QUEUE, SimulationRequested.event_type, planner.on_simulation_requested
+    )
+    process.consumers.subscribe(
+        PARTITIONS_QUEUE,
+        SimulationPartitionRequested.event_type,
+        runner.on_partition_requested,
     )
     process.readiness_checks.append(("engine", engine.check))
+    process.metric_refreshers.append(warm_systems_gauge(engine, "worker"))
     return create_service_app(
         process,
         [],
@@ -127,13 +172,58 @@ def create_worker_app(
     )
 
 
+def build_household_engine() -> HouseholdCalculator:
+    from services.simulation.domain.engine import PopulationEngine
+    from services.simulation.domain.household_engine import HouseholdEngine, warmed
+
+    return warmed(HouseholdEngine(PopulationEngine()))
+
+
+def create_households_app(
+    settings: Settings | None = None,
+    engine_factory: Callable[[], HouseholdCalculator] = build_household_engine,
+    *,
+    exit_on_engine_failure: bool = True,
+) -> FastAPI:
+    """The households worker: household calculations, micro-batched; `/readyz` once warm."""
+    settings = settings or get_settings()
+    process = ServiceProcess("simulation", settings, metadata)
+    engine = WarmEngine(
+        engine_factory,
+        on_failure=_terminate if exit_on_engine_failure else None,
+        name="household engine",
+    )
+    batcher = HouseholdBatcher(
+        engine, settings.household_batch_ms / 1000, settings.household_batch_max
+    )
+    # Room for a whole batch waiting while the one before it is calculated.
+    server = HouseholdServer(settings.amqp_url, engine, batcher, 2 * settings.household_batch_max)
+    process.readiness_checks.append(("engine", engine.check))
+    process.readiness_checks.append(("households", server.check))
+    return create_service_app(
+        process,
+        [],
+        title="Fiscus households worker",
+        description="Calculates households on a warm engine.",
+        on_start=[engine.start, server.start],
+        on_stop=[server.stop],
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Run a simulation service process")
-    parser.add_argument("process", choices=["api", "worker"])
+    parser.add_argument("process", choices=["api", "worker", "households"])
     args = parser.parse_args(argv)
     settings = get_settings()
     if args.process == "api":
         serve(create_app(settings), "simulation", settings.simulation_port, settings)
+    elif args.process == "households":
+        serve(
+            create_households_app(settings),
+            "simulation-households",
+            settings.households_port,
+            settings,
+        )
     else:
         serve(create_worker_app(settings), "simulation-worker", settings.worker_port, settings)
 

@@ -48,6 +48,7 @@ def stack_environment(settings: Settings, admin_key: str) -> dict[str, str]:
         # The test's webhook receiver listens on loopback.
         FISCUS_WEBHOOKS_ALLOW_PRIVATE="true",
         FISCUS_WORKER_PORT=str(PORT_BASE + 13),
+        FISCUS_HOUSEHOLDS_PORT=str(PORT_BASE + 12),
     )
     return environment
 
@@ -75,6 +76,7 @@ def stack(migrated: Settings, tmp_path_factory: pytest.TempPathFactory) -> Itera
             "policy",
             "simulation",
             "worker",
+            "households",
             "aggregation",
             "webhooks",
         ):

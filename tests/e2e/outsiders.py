@@ -16,10 +16,27 @@ import aio_pika
 
 @dataclass
 class WebhookInbox:
-    """What a receiver at `url` was sent: (headers, body) per request."""
+    """What a receiver at `url` was sent: (headers, body) per request.
+
+    Once `secret` is set, the receiver also checks each request's signature when it
+    arrives, as a real receiver does (the signature's timestamp is only valid for a
+    few minutes), and keeps the verified payload or the error in `verified`.
+    """
 
     url: str = ""
+    secret: str | None = None
     requests: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+    verified: list[dict[str, Any] | Exception] = field(default_factory=list)
+
+    def receive(self, headers: dict[str, str], body: bytes) -> None:
+        from standardwebhooks import Webhook
+
+        if self.secret is not None:
+            try:
+                self.verified.append(Webhook(self.secret).verify(body, headers))
+            except Exception as error:
+                self.verified.append(error)
+        self.requests.append((headers, body))
 
     def wait_for(self, count: int, timeout: float) -> list[tuple[dict[str, str], bytes]]:
         deadline = time.monotonic() + timeout
@@ -36,7 +53,7 @@ def webhook_receiver() -> Iterator[WebhookInbox]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length", "0")))
-            inbox.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
+            inbox.receive({k.lower(): v for k, v in self.headers.items()}, body)
             self.send_response(204)
             self.end_headers()
 

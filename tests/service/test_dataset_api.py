@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.envelope import CloudEvent
 from contracts.events.dataset.v1 import DatasetRegistered
-from services.dataset.domain.states import POSTAL_CODE_BY_FIPS
 from shared.population import ENTITIES, content_sha256, file_name, read_population_files
 from shared.settings import Settings
+from shared.states import POSTAL_CODE_BY_FIPS
 from tests.service.bus import event_tap
 from tests.service.dataset_fixtures import (
     PATH,

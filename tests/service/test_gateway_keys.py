@@ -106,12 +106,16 @@ async def test_missing_wrong_and_revoked_keys_are_401(gateway: httpx.AsyncClient
     ):
         assert_problem(await gateway.get("/api/v1/policies", headers=headers), 401)
 
-    revoked = await gateway.delete(f"/api/v1/keys/{key['id']}", headers=ADMIN)
+    assert_problem(await gateway.delete(f"/api/v1/keys/{key['id']}", headers=ADMIN), 428)
+    etag = (await gateway.get(f"/api/v1/keys/{key['id']}", headers=ADMIN)).headers["etag"]
+    revoked = await gateway.delete(f"/api/v1/keys/{key['id']}", headers={**ADMIN, "If-Match": etag})
     assert revoked.status_code == 200
     assert revoked.json()["revoked_at"] is not None
     problem = assert_problem(await gateway.get("/api/v1/policies", headers=bearer(key)), 401)
     assert "revoked" in problem["detail"]
-    again = await gateway.delete(f"/api/v1/keys/{key['id']}", headers=ADMIN)
+    stale = await gateway.delete(f"/api/v1/keys/{key['id']}", headers={**ADMIN, "If-Match": etag})
+    assert_problem(stale, 412)
+    again = await gateway.delete(f"/api/v1/keys/{key['id']}", headers={**ADMIN, "If-Match": "*"})
     assert again.json()["revoked_at"] == revoked.json()["revoked_at"]
 
 

@@ -298,4 +298,6 @@ async def test_policy_created_reaches_a_subscriber_on_rabbitmq(
         "name": "CTC event",
         "sha256": independent_sha256(REFORM),
         "data": REFORM,
+        # Stored from inside the deployment (no x-fiscus-principal): nobody's own.
+        "owner": None,
     }

@@ -120,7 +120,13 @@ async def test_create_stores_the_simulation_and_its_event_in_one_transaction(
     assert stored.status == "queued" and stored.year == 2026
     assert len(events) == 1
     assert events[0].event_type == "simulation.requested"
-    assert events[0].envelope["data"] == {"simulation_id": resource["id"], "region": "us", **body}
+    assert events[0].envelope["data"] == {
+        "simulation_id": resource["id"],
+        "region": "us",
+        "years": [2026],
+        "outputs": [],
+        **body,
+    }
     # now() is the transaction's start time: equal stamps mean one transaction.
     assert events[0].created_at == stored.created_at
 

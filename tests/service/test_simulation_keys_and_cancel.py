@@ -19,12 +19,11 @@ from contracts.events.simulation.v1 import (
     SimulationCancelled,
     SimulationCompleted,
     SimulationFailed,
-    SimulationRequested,
 )
 from services.simulation.api import routes
 from services.simulation.db import simulations as store
 from services.simulation.db.tables import simulations
-from services.simulation.domain.simulations import SimulationRequest
+from services.simulation.domain.simulations import SimulationRequest, requested_event
 from services.simulation.main import create_app
 from shared.problems import PROBLEM_JSON
 from shared.settings import Settings
@@ -158,7 +157,7 @@ async def test_other_inputs_or_model_version_are_another_simulation(
 
 async def test_an_unsupported_region_is_refused(stack: Stack) -> None:
     dataset_id, policy_id, _, _ = await register_inputs(stack.worker)
-    body = {"dataset_id": dataset_id, "policy_id": policy_id, "year": 2026, "region": "ca"}
+    body = {"dataset_id": dataset_id, "policy_id": policy_id, "year": 2026, "region": "atlantis"}
 
     answer = await stack.api.post(PATH, json=body)
 
@@ -189,7 +188,7 @@ async def test_a_simulation_cancelled_while_queued_never_runs(stack: Stack) -> N
     await publish(
         stack.worker.settings.amqp_url,
         CloudEvent.wrap(
-            SimulationRequested(simulation_id=simulation_id, **request.model_dump()),
+            requested_event(simulation_id, request),
             source="/fiscus/simulation",
             subject=simulation_id,
         ),
@@ -230,6 +229,7 @@ async def test_a_result_arriving_after_a_cancel_is_discarded(
     assert row["results"] is None and row["completed_at"] is None
     assert await outbox_events(stack, simulation_id) == [
         "simulation.requested",
+        "simulation.partition.requested",
         "simulation.cancelled",
     ]
     # A cancelled simulation does not answer new requests: asking again runs it anew.

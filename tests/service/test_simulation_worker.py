@@ -11,7 +11,8 @@ import hashlib
 import io
 import threading
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,13 +29,14 @@ from contracts.events.policy.v1 import PolicyCreated
 from contracts.events.simulation.v1 import (
     SimulationCompleted,
     SimulationFailed,
-    SimulationRequested,
 )
 from contracts.results.v1 import household_columns, person_columns
+from services.simulation.db import partitions as partition_store
 from services.simulation.db import projections
 from services.simulation.db import simulations as store
 from services.simulation.db.tables import metadata, simulations
-from services.simulation.domain.simulations import SimulationRequest
+from services.simulation.domain.simulations import SimulationRequest, requested_event
+from services.simulation.handlers.partitions import PARTITIONS_QUEUE
 from services.simulation.handlers.requests import REQUESTS_QUEUE
 from services.simulation.main import create_app, create_worker_app
 from shared import storage
@@ -70,9 +72,16 @@ class FakeEngine:
         year: int,
         reform: dict[str, dict[str, Any]],
         baseline: dict[str, dict[str, Any]] | None = None,
+        outputs: Sequence[str] = (),
     ) -> FakeResults:
         self.calls.append(
-            {"year": year, "reform": reform, "baseline": baseline, "thread": threading.get_ident()}
+            {
+                "year": year,
+                "reform": reform,
+                "baseline": baseline,
+                "thread": threading.get_ident(),
+                "households": population["household"]["household_id"].tolist(),
+            }
         )
         if self.failure is not None:
             raise self.failure
@@ -99,7 +108,12 @@ def population_files() -> dict[str, bytes]:
             }
         ),
         "household": pd.DataFrame(
-            {"household_id": [1, 2], "household_weight": [1.0, 2.0], "state_code_str": ["CA", "TX"]}
+            {
+                "household_id": [1, 2],
+                "household_weight": [1.0, 2.0],
+                "state_fips": [6, 48],
+                "state_code_str": ["CA", "TX"],
+            }
         ),
     }
     for entity in ENTITIES:
@@ -119,19 +133,31 @@ class Worker:
 
 
 async def purge_requests(amqp_url: str) -> None:
-    """Drop requests that other tests' API processes left behind: not this test's business."""
+    """Drop requests and partitions that other tests' processes left behind."""
     connection = await aio_pika.connect(amqp_url)
     async with connection:
-        channel = await connection.channel()
-        try:
-            queue = await channel.declare_queue(REQUESTS_QUEUE, passive=True)
-        except aio_pika.exceptions.ChannelNotFoundEntity:
-            return
-        await queue.purge()
+        for name in (REQUESTS_QUEUE, PARTITIONS_QUEUE):
+            channel = await connection.channel()
+            try:
+                queue = await channel.declare_queue(name, passive=True)
+            except aio_pika.exceptions.ChannelNotFoundEntity:
+                continue
+            await queue.purge()
 
 
 @pytest.fixture
 async def worker(migrated: Settings) -> AsyncIterator[Worker]:
+    async with running_worker(migrated) as started:
+        yield started
+
+
+@asynccontextmanager
+async def running_worker(
+    settings: Settings, *extra_events: str, purge: bool = True
+) -> AsyncIterator[Worker]:
+    """A worker process on the fake engine, with a tap on the simulations' outcomes;
+    it starts from empty worker queues unless `purge` is False."""
+    migrated = settings
     engine = FakeEngine()
     database = Database(create_engine(migrated.service_database_url("simulation")), metadata)
     async with database.engine.begin() as connection:
@@ -140,9 +166,10 @@ async def worker(migrated: Settings) -> AsyncIterator[Worker]:
             .where(database.outbox.c.sent_at.is_(None))
             .values(sent_at=sa.func.now())
         )
-    await purge_requests(migrated.amqp_url)
+    if purge:
+        await purge_requests(migrated.amqp_url)
     app = create_worker_app(migrated, lambda: engine, exit_on_engine_failure=False)
-    keys = (SimulationCompleted.event_type, SimulationFailed.event_type)
+    keys = (SimulationCompleted.event_type, SimulationFailed.event_type, *extra_events)
     async with app.router.lifespan_context(app), event_tap(migrated.amqp_url, *keys) as tap:
         transport = httpx.ASGITransport(app)
         async with httpx.AsyncClient(transport=transport, base_url="http://worker") as client:
@@ -183,15 +210,27 @@ async def register_inputs(worker: Worker, *, with_files: bool = True) -> tuple[s
 
 
 async def request_simulation(
-    worker: Worker, dataset_id: str, policy_id: str, baseline_id: str | None, *, attempts: int = 0
+    worker: Worker,
+    dataset_id: str,
+    policy_id: str,
+    baseline_id: str | None,
+    *,
+    attempts: int = 0,
+    **body: Any,
 ) -> tuple[str, CloudEvent]:
     """What the API does: the simulation row and its `simulation.requested` in the outbox."""
-    request = SimulationRequest(
-        dataset_id=dataset_id, policy_id=policy_id, baseline_policy_id=baseline_id, year=2026
+    request = SimulationRequest.model_validate(
+        {
+            "dataset_id": dataset_id,
+            "policy_id": policy_id,
+            "baseline_policy_id": baseline_id,
+            "year": 2026,
+            **body,
+        }
     )
     simulation_id = str(uuid.uuid4())
     event = CloudEvent.wrap(
-        SimulationRequested(simulation_id=simulation_id, **request.model_dump()),
+        requested_event(simulation_id, request),
         source="/fiscus/simulation",
         subject=simulation_id,
     )
@@ -300,13 +339,14 @@ async def test_an_engine_error_fails_the_simulation_with_its_reason(worker: Work
     assert document["type"] == "simulation.failed"
     failed = CloudEvent.model_validate(document).payload(SimulationFailed)
     assert failed.error_type == "ValueError"
-    assert failed.reason == "ValueError: the reform breaks the model"
+    # The partition that failed leads the reason.
+    assert failed.reason == "partition 0 (2026: CA, TX): ValueError: the reform breaks the model"
     row = await simulation_row(worker, simulation_id)
     assert row["status"] == "failed"
     assert (row["error_type"], row["error_reason"]) == ("ValueError", failed.reason)
     assert row["results"] is None
     results = storage.join(worker.settings.resolved_storage_url, "results", simulation_id)
-    assert not storage.exists(storage.join(results, "households.parquet"))
+    assert not storage.exists(results)
 
 
 async def test_a_missing_dataset_file_fails_the_simulation(worker: Worker) -> None:
@@ -338,7 +378,10 @@ async def test_a_storage_fault_after_the_calculation_is_retried_by_redelivery(
     document = await next_event_about(worker.tap, simulation_id)
 
     assert document["type"] == "simulation.completed"
-    assert (await simulation_row(worker, simulation_id))["attempts"] == 2
+    assert (await simulation_row(worker, simulation_id))["attempts"] == 1
+    async with worker.database.unit_of_work() as uow:
+        partition = await partition_store.find_partition(uow, simulation_id, 0)
+    assert partition is not None and partition["attempts"] == 2
     assert len(worker.engine.calls) == 2
 
 

@@ -144,7 +144,8 @@ async def test_endpoints_are_owned_and_the_secret_is_shown_once(
         endpoint_id = created["id"]
         path = f"/api/v1/webhooks/{endpoint_id}"
 
-        shown = (await client.get(path, headers=OWNER)).json()
+        read = await client.get(path, headers=OWNER)
+        shown = read.json()
         assert "secret" not in shown and shown["url"] == target.url
         assert shown["event_types"] == ["simulation.completed"] and shown["enabled"]
         listed = (await client.get("/api/v1/webhooks", headers=OWNER)).json()["items"]
@@ -163,15 +164,21 @@ async def test_endpoints_are_owned_and_the_secret_is_shown_once(
         assert (await client.get(path, headers=ADMIN)).status_code == 200
         assert (await client.get(path)).status_code == 401
 
+        change = {"description": "changed", "event_types": ["report.completed", "*"]}
+        missing = await client.patch(path, json=change, headers=OWNER)
+        assert missing.status_code == 428
+        stale = await client.patch(path, json=change, headers={**OWNER, "If-Match": '"stale"'})
+        assert stale.status_code == 412
         changed = await client.patch(
-            path,
-            json={"description": "changed", "event_types": ["report.completed", "*"]},
-            headers=OWNER,
+            path, json=change, headers={**OWNER, "If-Match": read.headers["etag"]}
         )
         assert changed.status_code == 200
+        assert changed.headers["etag"] != read.headers["etag"]
         assert changed.json()["description"] == "changed"
         assert changed.json()["event_types"] == ["report.completed", "*"]
-        unknown = await client.patch(path, json={"event_types": ["nope.happened"]}, headers=OWNER)
+        unknown = await client.patch(
+            path, json={"event_types": ["nope.happened"]}, headers={**OWNER, "If-Match": "*"}
+        )
         assert unknown.status_code == 422
         assert unknown.json()["errors"][0]["field"] == "event_types"
 
@@ -183,8 +190,12 @@ async def test_endpoints_are_owned_and_the_secret_is_shown_once(
         (request,) = await target.wait_for(1)
         assert verified(rotated.json()["secret"], request)["type"] == "webhook.test"
 
-        assert (await client.delete(path, headers=OWNER)).status_code == 204
+        assert (await client.delete(path, headers=OWNER)).status_code == 428
+        deleted = await client.delete(path, headers={**OWNER, "If-Match": "*"})
+        assert deleted.status_code == 204
         assert (await client.get(path, headers=OWNER)).status_code == 404
+        listed = (await client.get("/api/v1/webhooks", headers=ADMIN)).json()["items"]
+        assert endpoint_id not in [e["id"] for e in listed]
 
 
 async def test_a_published_event_is_delivered_signed_to_its_subscribers(
@@ -330,7 +341,9 @@ async def test_consecutive_failures_disable_and_announce_then_redelivery_works(
         assert len(target.received) == 3
 
         healthy = True
-        enabled = await client.patch(path, json={"enabled": True}, headers=OWNER)
+        enabled = await client.patch(
+            path, json={"enabled": True}, headers={**OWNER, "If-Match": "*"}
+        )
         assert enabled.json()["enabled"] and enabled.json()["disabled_reason"] is None
         resent = await client.post(f"{path}/deliveries/{queued['id']}/redeliver", headers=OWNER)
         assert resent.status_code == 202

@@ -5,7 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from contracts.results.v1 import PROGRAM_VARIABLES
+
 POLICIES = ("baseline", "reform")
+STATES = ("CA", "TX", "NY", "FL", "WY")
+RACES = ("WHITE", "BLACK", "HISPANIC", "OTHER")
 
 
 def household_frame(
@@ -14,6 +18,7 @@ def household_frame(
     baseline: list[float],
     reform: list[float],
     decile: list[int] | None = None,
+    states: list[str] | None = None,
 ) -> pd.DataFrame:
     """Households with float32 money; other money columns derived from net income."""
     count = np.asarray(people)
@@ -22,7 +27,7 @@ def household_frame(
             "household_id": np.arange(len(weight)),
             "household_weight": np.asarray(weight, dtype=np.float32),
             "household_count_people": count,
-            "state_code": "TX",
+            "state_code": states if states is not None else "TX",
             "household_income_decile": np.asarray(
                 decile if decile is not None else pe_deciles(baseline, weight, people)
             ),
@@ -36,6 +41,9 @@ def household_frame(
         frame[f"{policy}_household_tax"] = np.float32(0.2) * np.maximum(net, 0)
         frame[f"{policy}_household_benefits"] = np.float32(0.05) * np.maximum(-net, 100)
         frame[f"{policy}_household_state_income_tax"] = np.float32(0.04) * np.maximum(net, 0)
+        for position, program in enumerate(PROGRAM_VARIABLES):
+            share = np.float32(0.01 * (position + 1))
+            frame[f"{policy}_{program}"] = share * np.maximum(net, 0) + np.float32(position)
     return frame
 
 
@@ -72,8 +80,13 @@ def person_frame(
     return frame
 
 
-def random_frames(seed: int, households: int = 3000) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """A population like the model's: float32 money, some negative incomes, ties, no-change."""
+def random_frames(
+    seed: int, households: int = 3000, race: bool = False
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A population like the model's: float32 money, some negative incomes, ties, no-change.
+
+    With `race`, people carry policyengine-us `race` names, as from a dataset that has them.
+    """
     rng = np.random.default_rng(seed)
     people = rng.integers(1, 7, households)
     weight = rng.uniform(5, 4000, households)
@@ -81,6 +94,10 @@ def random_frames(seed: int, households: int = 3000) -> tuple[pd.DataFrame, pd.D
     baseline[rng.random(households) < 0.05] = 0.0
     change = np.where(rng.random(households) < 0.3, 0.0, rng.normal(0, 1500, households))
     reform = baseline + change
-    frame = household_frame(list(weight), list(people), list(baseline), list(reform))
+    states = list(rng.choice(STATES, households))
+    frame = household_frame(list(weight), list(people), list(baseline), list(reform), states=states)
     ages = list(rng.uniform(0, 95, int(people.sum())))
-    return frame, person_frame(frame, ages, rng)
+    person = person_frame(frame, ages, rng)
+    if race:
+        person["race"] = rng.choice(RACES, len(person))
+    return frame, person

@@ -56,6 +56,8 @@ def test_a_random_part_may_hold_underscores() -> None:
         ("readonly", "PATCH", "/api/v1/policies/p", False),
         ("readonly", "DELETE", "/api/v1/simulations/s", False),
         ("readonly", "PUT", "/api/v1/x", False),
+        ("readonly", "POST", "/api/v1/simulations/s/aggregates", True),
+        ("readonly", "POST", "/api/v1/simulations/s/cancel", False),
         ("user", "POST", "/api/v1/simulations", True),
         ("user", "GET", "/api/v1/keys", True),
         ("user", "POST", "/api/v1/keys", False),

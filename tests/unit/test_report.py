@@ -11,13 +11,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from contracts.results.v1 import household_columns, person_columns
+from contracts.results.v1 import PROGRAM_VARIABLES, household_columns, person_columns
 from services.aggregation.domain.report import (
     INTRA_DECILE_BUCKETS,
     ResultsError,
     build_report,
+    build_window,
 )
-from services.aggregation.domain.results import ResultFileContent, read_results
+from services.aggregation.domain.results import (
+    ResultFileContent,
+    read_results,
+    stacked_parquet,
+    years_of,
+)
 from tests.unit.aggregation_results import household_frame, person_frame, random_frames
 
 POLICIES = ("baseline", "reform")
@@ -148,6 +154,95 @@ def expected_intra_decile(h: pd.DataFrame) -> pd.DataFrame:
     return counts.div(counts.sum(axis=1), axis=0).fillna(0.0)
 
 
+def expected_programs(
+    h: pd.DataFrame, present: list[str]
+) -> dict[str, dict[str, tuple[float, float]]]:
+    w = money(h, "household_weight")
+    programs = {}
+    for program in present:
+        b = (w * money(h, f"baseline_{program}")).sum()
+        r = (w * money(h, f"reform_{program}")).sum()
+        programs[program] = {
+            "baseline": (b, 0.0),
+            "reform": (r, 0.0),
+            "difference": (r - b, abs(r) + abs(b)),
+        }
+    return programs
+
+
+def expected_states(h: pd.DataFrame) -> pd.DataFrame:
+    b = money(h, "baseline_household_net_income")
+    r = money(h, "reform_household_net_income")
+    c = (r - b) / b.clip(lower=1)
+    frame = pd.DataFrame({"state": h["state_code"], "w": money(h, "household_weight")})
+    frame["n"] = frame["w"] * h["household_count_people"]
+    frame["wd"] = frame["w"] * (r - b)
+    frame["wb"] = frame["w"] * b
+    frame["abs_wd"] = frame["wd"].abs()
+    frame["win"] = frame["n"].where(c > 1e-3, 0.0)
+    frame["lose"] = frame["n"].where(c <= -1e-3, 0.0)
+    for variable in ("household_tax", "household_benefits", "household_state_income_tax"):
+        frame[variable] = frame["w"] * (
+            money(h, f"reform_{variable}") - money(h, f"baseline_{variable}")
+        )
+        frame[f"{variable}_scale"] = frame["w"] * money(h, f"reform_{variable}").abs()
+    sums = frame.groupby("state").sum(numeric_only=True)
+    return pd.DataFrame(
+        {
+            "households": sums["w"],
+            "people": sums["n"],
+            "tax_revenue_impact": sums["household_tax"],
+            "state_tax_revenue_impact": sums["household_state_income_tax"],
+            "benefit_spending_impact": sums["household_benefits"],
+            "budgetary_impact": sums["household_tax"] - sums["household_benefits"],
+            "budget_scale": sums["household_tax_scale"] + sums["household_benefits_scale"],
+            "net_income_change": sums["wd"],
+            "average_household_net_income_change": sums["wd"] / sums["w"],
+            "relative_net_income_change": sums["wd"] / sums["wb"],
+            "winners_share": sums["win"] / sums["n"],
+            "losers_share": sums["lose"] / sums["n"],
+            "change_scale": sums["abs_wd"],
+            "wb": sums["wb"].abs(),
+        }
+    )
+
+
+def weighted_percentile(x: pd.Series[Any], w: pd.Series[Any], percent: float) -> float:
+    frame = pd.DataFrame({"x": x, "w": w}).sort_values("x", kind="mergesort")
+    cumulative = frame["w"].cumsum()
+    reached = cumulative >= cumulative.iloc[-1] * percent / 100
+    return float(frame["x"][reached.to_numpy()].iloc[0])
+
+
+def assert_distribution_matches(distribution: dict[str, Any], h: pd.DataFrame) -> None:
+    w = money(h, "household_weight")
+    change = money(h, "reform_household_net_income") - money(h, "baseline_household_net_income")
+    assert close(
+        distribution["mean"], (w * change).sum() / w.sum(), (w * change.abs()).sum() / w.sum()
+    )
+    assert set(distribution["percentiles"]) == {"5", "10", "25", "50", "75", "90", "95"}
+    for percent, value in distribution["percentiles"].items():
+        assert close(value, weighted_percentile(change, w, float(percent))), percent
+    histogram = distribution["histogram"]
+    low, high = weighted_percentile(change, w, 1), weighted_percentile(change, w, 99)
+    if low == high:
+        low, high = low - 0.5, high + 0.5
+    edges = histogram["edges"]
+    assert len(edges) == 21 and len(histogram["households"]) == 20
+    for position, edge in enumerate(edges):
+        assert close(edge, low + (high - low) * position / 20, abs(low) + abs(high))
+    assert edges[0] == low and edges[-1] == high
+    inside = change.between(low, high)
+    bins = pd.cut(change[inside], bins=edges, right=False, labels=False, include_lowest=True)
+    # The last bin is closed on the right: its upper edge belongs to it.
+    bins = bins.where(change[inside] != high, 19)
+    counts = w[inside].groupby(bins).sum().reindex(range(20), fill_value=0.0)
+    for actual, expected in zip(histogram["households"], counts, strict=True):
+        assert close(actual, expected, w.sum())
+    assert close(histogram["below"], w[change < low].sum())
+    assert close(histogram["above"], w[change > high].sum())
+
+
 # -- checks ---------------------------------------------------------------------------
 
 
@@ -197,10 +292,47 @@ def assert_report_matches(report: dict[str, Any], h: pd.DataFrame, p: pd.DataFra
             assert close(actual, expected)
         assert close(report["intra_decile"]["all"][label], intra[label].mean())
 
+    present = [program for program in PROGRAM_VARIABLES if f"reform_{program}" in h.columns]
+    assert set(report["detailed_budget"]) == set(present)
+    for program, figures in expected_programs(h, present).items():
+        for key, (value, scale) in figures.items():
+            assert close(report["detailed_budget"][program][key], value, scale), (program, key)
+
+    if "race" in p.columns:
+        races = p["race"].str.lower()
+        rates = expected_poverty(p, races, "in_poverty").reindex(
+            ["white", "black", "hispanic", "other"]
+        )
+        assert set(report["poverty_by_race"]) == {"poverty"}
+        for group, row in rates.iterrows():
+            for policy in POLICIES:
+                assert close(report["poverty_by_race"]["poverty"][group][policy], row[policy])
+    else:
+        assert "poverty_by_race" not in report
+
+    if "state_code" not in h.columns:
+        assert "state_impact" not in report
+        assert_distribution_matches(report["distribution"], h)
+        return
+    states = expected_states(h)
+    assert set(report["state_impact"]) == set(states.index)
+    for state, row in states.iterrows():
+        actual = report["state_impact"][state]
+        scales = {
+            "budgetary_impact": row.budget_scale,
+            "net_income_change": row.change_scale,
+            "average_household_net_income_change": row.change_scale / row.households,
+            "relative_net_income_change": row.change_scale / row.wb,
+        }
+        for key in actual:
+            assert close(actual[key], row[key], scales.get(key, 0.0)), (state, key)
+
+    assert_distribution_matches(report["distribution"], h)
+
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_random_population_matches_definitions(seed: int) -> None:
-    households, people = random_frames(seed)
+    households, people = random_frames(seed, race=seed != 2)
     assert households["baseline_household_net_income"].dtype == np.float32
     report = check_report(households, people)
     # Decile 1 can be all negative incomes, which v1 leaves out.
@@ -335,6 +467,79 @@ def parquet(frame: pd.DataFrame) -> bytes:
 
 def content(uri: str, data: bytes) -> ResultFileContent:
     return ResultFileContent(uri=uri, sha256=hashlib.sha256(data).hexdigest(), data=data)
+
+
+def partitioned(
+    h: pd.DataFrame, p: pd.DataFrame, parts: int, year: int | None, seed: int
+) -> list[ResultFileContent]:
+    """The rows split at random into `parts` partitions, each written in shuffled order."""
+    rng = np.random.default_rng(seed)
+    part_of = rng.integers(0, parts, len(h))
+    files = []
+    for part in range(parts):
+        households = h[part_of == part].sample(frac=1, random_state=seed)
+        people = p[p["household_id"].isin(households["household_id"])].sample(
+            frac=1, random_state=seed
+        )
+        for name, frame in (("households.parquet", households), ("people.parquet", people)):
+            data = parquet(frame)
+            files.append(
+                ResultFileContent(
+                    uri=f"file:///r/{year}/part-{part}/{name}",
+                    sha256=hashlib.sha256(data).hexdigest(),
+                    data=data,
+                    name=name,
+                    year=year,
+                    partition=part,
+                )
+            )
+    return files
+
+
+def test_partitioned_and_unpartitioned_reports_are_identical() -> None:
+    h, p = random_frames(seed=14, households=1500, race=True)
+    whole = read_results(partitioned(h, p, 1, None, seed=1))
+    split = read_results(partitioned(h, p, 7, None, seed=2))
+    assert build_report(*split) == build_report(*whole)
+    assert_report_matches(build_report(*split), h, p)
+    # The download is the same bytes too.
+    assert stacked_parquet(partitioned(h, p, 5, None, seed=3)) == stacked_parquet(
+        partitioned(h, p, 1, None, seed=4)
+    )
+    downloaded = pd.read_parquet(io.BytesIO(stacked_parquet(partitioned(h, p, 3, None, 5))))
+    assert list(downloaded["household_id"]) == sorted(h["household_id"])
+    assert list(downloaded.columns) == list(h.columns)
+
+
+def test_several_years_give_a_report_each_and_a_window() -> None:
+    first, first_people = random_frames(seed=15, households=600)
+    second, second_people = random_frames(seed=16, households=600)
+    files = [
+        *partitioned(first, first_people, 3, None, seed=6),
+        *partitioned(second, second_people, 2, 2027, seed=7),
+    ]
+    by_year = years_of(files, default_year=2026)
+    assert list(by_year) == [2026, 2027]
+    reports = {year: build_report(*read_results(group)) for year, group in by_year.items()}
+    assert_report_matches(reports[2026], first, first_people)
+    assert_report_matches(reports[2027], second, second_people)
+    window = build_window(reports)
+    assert [row["year"] for row in window["years"]] == [2026, 2027]
+    for key in ("budgetary_impact", "tax_revenue_impact", "state_tax_revenue_impact"):
+        budgets = [expected_budget(frame)[key] for frame in (first, second)]
+        assert close(
+            window["total"][key], budgets[0][0] + budgets[1][0], budgets[0][1] + budgets[1][1]
+        )
+        for row, (value, scale) in zip(window["years"], budgets, strict=True):
+            assert close(row[key], value, scale)
+
+
+def test_results_without_optional_columns_give_the_v1_sections() -> None:
+    h, p = random_frames(seed=17, households=400)
+    older = h.drop(columns=["state_code", *(c for c in h.columns if c.endswith("_snap"))])
+    report = check_report(older, p)
+    assert "snap" not in report["detailed_budget"] and "ctc" in report["detailed_budget"]
+    assert "state_impact" not in report and "poverty_by_race" not in report
 
 
 def test_results_files_are_read_and_partitions_stacked() -> None:

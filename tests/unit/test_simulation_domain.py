@@ -14,6 +14,7 @@ from services.simulation.domain.results import (
     ResultShapeError,
     StoredResult,
     check_columns,
+    partition_root,
     results_root,
 )
 from services.simulation.domain.simulations import (
@@ -23,10 +24,12 @@ from services.simulation.domain.simulations import (
     SimulationRequest,
     Status,
     attempts_exhausted,
+    estimated_seconds_left,
     failure_of,
     is_finished,
     may_cancel,
     may_start,
+    requested_event,
     resource_from_row,
     unknown_inputs,
 )
@@ -156,10 +159,87 @@ def test_result_columns_must_match_the_contract() -> None:
 def test_result_files_are_addressed_by_simulation_and_hashed() -> None:
     root = results_root("file:///data/", "sim-9")
     assert root == "file:///data/results/sim-9"
-    stored = StoredResult.of(PEOPLE_FILE, f"{root}/{PEOPLE_FILE}", b"abc", rows=2)
+    folder = partition_root("file:///data/", "sim-9", 2026, 3)
+    assert folder == "file:///data/results/sim-9/2026/partition-0003"
+    stored = StoredResult.of(
+        PEOPLE_FILE, f"{folder}/{PEOPLE_FILE}", b"abc", rows=2, year=2026, partition=3
+    )
     assert stored.sha256 == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
     assert stored.as_event_file().model_dump() == {
-        "uri": "file:///data/results/sim-9/people.parquet",
+        "uri": "file:///data/results/sim-9/2026/partition-0003/people.parquet",
         "sha256": stored.sha256,
         "rows": 2,
+        "name": PEOPLE_FILE,
+        "year": 2026,
+        "partition": 3,
     }
+
+
+def test_a_request_takes_a_year_or_a_budget_window() -> None:
+    one = SimulationRequest(dataset_id="d", policy_id="p", year=2026)
+    window = SimulationRequest(dataset_id="d", policy_id="p", years=list(range(2025, 2035)))
+    both = SimulationRequest(dataset_id="d", policy_id="p", year=2025, years=[2025, 2026])
+
+    assert (one.first_year, one.window) == (2026, [2026])
+    assert (window.first_year, window.window) == (2025, list(range(2025, 2035)))
+    assert both.window == [2025, 2026]
+    event = requested_event("sim-1", window)
+    assert (event.year, event.years, event.region) == (2025, list(range(2025, 2035)), "us")
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({}, "give `year` or `years`"),
+        ({"years": [2026, 2025]}, "increasing"),
+        ({"years": [2025, 2025]}, "increasing"),
+        ({"years": [2025, LAST_YEAR + 1]}, "must lie in"),
+        ({"years": []}, "at least 1"),
+        ({"year": 2026, "years": [2025, 2026]}, "first of `years`"),
+    ],
+)
+def test_a_budget_window_is_checked(body: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValidationError, match=message) as raised:
+        SimulationRequest.model_validate({"dataset_id": "d", "policy_id": "p", **body})
+    assert raised.value.errors()[0]["loc"] == ("years",)
+
+
+def test_a_region_is_the_country_or_a_state() -> None:
+    def region(value: str) -> str:
+        return SimulationRequest(dataset_id="d", policy_id="p", year=2026, region=value).region
+
+    assert region("us") == region("US") == "us"
+    assert region("ca") == region("CA") == "CA"
+    assert region("DC") == "DC"
+    for refused in ("XX", "PR", "California", ""):
+        with pytest.raises(ValidationError) as raised:
+            region(refused)
+        assert raised.value.errors()[0]["loc"] == ("region",)
+
+
+def test_progress_extrapolates_the_households_done() -> None:
+    started = CREATED
+    running = row(
+        status="running",
+        started_at=started,
+        partitions_total=4,
+        partitions_done=1,
+        households_total=1000,
+        households_done=250,
+    )
+
+    progress = resource_from_row(running, now=started + timedelta(seconds=30)).progress
+
+    assert progress is not None
+    assert (progress.partitions_done, progress.partitions_total) == (1, 4)
+    assert (progress.households_done, progress.households_total) == (250, 1000)
+    assert progress.elapsed_seconds == 30.0
+    assert progress.estimated_seconds_left == 90.0
+    assert estimated_seconds_left(10.0, 0, 100) is None
+    assert resource_from_row(row()).progress is None
+    done = row(
+        **{**running, "status": "completed", "completed_at": started + timedelta(seconds=50)},
+    )
+    finished = resource_from_row(done, now=started + timedelta(hours=1)).progress
+    assert finished is not None
+    assert finished.elapsed_seconds == 50.0 and finished.estimated_seconds_left is None

@@ -33,7 +33,8 @@ def test_equal_inputs_give_the_same_key() -> None:
         {"policy_sha256": "c" * 64},
         {"baseline_policy_sha256": "b" * 64},
         {"year": 2027},
-        {"region": "ca"},
+        {"region": "CA"},
+        {"years": (2026, 2027)},
         {"model_version": "2.69.0"},
         {"result_format_version": 2},
     ],
@@ -52,3 +53,11 @@ def test_fields_do_not_run_into_each_other() -> None:
     shifted = dataclasses.replace(INPUTS, dataset_sha256="a" * 63, policy_sha256="a" + "b" * 64)
 
     assert simulation_key(shifted) != simulation_key(INPUTS)
+
+
+def test_a_one_year_key_is_the_same_with_or_without_its_window() -> None:
+    # The key a one-year simulation had before budget windows existed.
+    assert simulation_key(INPUTS) == simulation_key(dataclasses.replace(INPUTS, years=(2026,)))
+    assert simulation_key(INPUTS) == (
+        "afe1928067ccc3c888e7cb5e2c09b59c4c1f61f0ff2dcc35c8e300289911ffe4"
+    )

@@ -12,12 +12,12 @@ from standardwebhooks.webhooks import WebhookVerificationError
 from services.webhooks.domain.addresses import refusal, url_problem
 from services.webhooks.domain.endpoints import (
     SUBSCRIBABLE_EVENT_TYPES,
-    caller_of,
     consumer_name,
     unknown_event_types,
 )
 from services.webhooks.domain.schedule import retry_delay
 from services.webhooks.domain.signing import new_secret, signed_headers
+from shared.principals import caller_of
 
 SCHEDULE = [0, 5, 300, 1800, 7200, 18000, 36000]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import ClassVar
 
 from contracts.envelope import EventPayload
@@ -20,3 +21,15 @@ class DatasetRegistered(EventPayload):
     households: int
     people: int
     states: list[str]
+    # Added in v1 (optional): the caller the dataset is private to (an upload's
+    # uploader); None when every caller may use it (synthetic populations).
+    owner: str | None = None
+
+
+class DatasetDeleted(EventPayload):
+    """A dataset was deleted: it is gone from the API and takes no new simulations."""
+
+    event_type: ClassVar[str] = "dataset.deleted"
+
+    dataset_id: str
+    deleted_at: datetime

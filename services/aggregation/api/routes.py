@@ -5,12 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Path
 from pydantic import BaseModel
 
-from services.aggregation.db.tables import reports
-from shared.problems import ProblemError, openapi_problem
+from services.aggregation.db.reports import report_of, years_of
+from shared.problems import openapi_problem
 from shared.service import UnitOfWorkDep
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
@@ -28,6 +27,13 @@ class ImpactReport(BaseModel):
     model_version: str
     created_at: datetime
     report: dict[str, Any]
+    """The report of `year` (the first year of a budget window)."""
+    years: list[int]
+    """The years simulated, first first; one for a single-year simulation."""
+    reports_by_year: dict[str, dict[str, Any]] | None = None
+    """With several years: each year's report, keyed by the year."""
+    budget_window: dict[str, Any] | None = None
+    """With several years: each year's budget numbers and their totals."""
 
 
 @router.get(
@@ -38,16 +44,7 @@ class ImpactReport(BaseModel):
 async def get_report(
     simulation_id: Annotated[str, Path(max_length=64)], uow: UnitOfWorkDep
 ) -> ImpactReport:
-    row = (
-        await uow.execute(sa.select(reports).where(reports.c.simulation_id == simulation_id))
-    ).first()
-    if row is None:
-        raise ProblemError(
-            404,
-            "Not Found",
-            f"report not ready or simulation unknown: {simulation_id}",
-            kind="not-found",
-        )
+    row = await report_of(uow, simulation_id)
     return ImpactReport(
         report_id=row.id,
         simulation_id=row.simulation_id,
@@ -58,4 +55,7 @@ async def get_report(
         model_version=row.model_version,
         created_at=row.created_at,
         report=row.report,
+        years=years_of(row),
+        reports_by_year=row.reports_by_year,
+        budget_window=row.budget_window,
     )

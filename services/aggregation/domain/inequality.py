@@ -58,3 +58,36 @@ def share_of_total(values: Floats, weights: Floats, selected: npt.NDArray[np.boo
     if total == 0:
         return float("nan")
     return float((values[selected] * weights[selected]).sum()) / total
+
+
+def inequality_impact(
+    equivalised_income: dict[str, Floats], household_weight: Floats, person_weight: Floats
+) -> dict[str, dict[str, float | None]]:
+    """v1's `inequality`: per policy, Gini and top shares of equivalised income (negatives 0).
+
+    Ranks and the Gini weigh households by people (`person_weight` = weight · people);
+    top shares sum income with household weights, as v1 does.
+    """
+    result: dict[str, dict[str, float | None]] = {
+        "gini": {},
+        "top_10_pct_share": {},
+        "top_1_pct_share": {},
+    }
+    for policy, raw in equivalised_income.items():
+        if person_weight.sum() == 0:
+            for measure in result.values():
+                measure[policy] = None
+            continue
+        income = np.maximum(raw, 0.0)
+        top_10 = quantile_rank(income, person_weight, 10) == 10
+        top_1 = quantile_rank(income, person_weight, 100) == 100
+        result["gini"][policy] = _finite(gini(income, person_weight))
+        result["top_10_pct_share"][policy] = _finite(
+            share_of_total(income, household_weight, top_10)
+        )
+        result["top_1_pct_share"][policy] = _finite(share_of_total(income, household_weight, top_1))
+    return result
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None

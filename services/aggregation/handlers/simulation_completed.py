@@ -13,8 +13,8 @@ from contracts.envelope import CloudEvent
 from contracts.events.report.v1 import ReportCompleted
 from contracts.events.simulation.v1 import ResultFile, SimulationCompleted
 from services.aggregation.db.tables import reports
-from services.aggregation.domain.report import Report, ResultsError, build_report
-from services.aggregation.domain.results import ResultFileContent, read_results
+from services.aggregation.domain.report import Report, ResultsError, build_report, build_window
+from services.aggregation.domain.results import ResultFileContent, read_results, years_of
 from shared import storage
 from shared.broker import EventHandler
 from shared.db import Database
@@ -24,14 +24,30 @@ log = logging.getLogger(__name__)
 CONSUMER = "aggregation.simulation-completed"
 
 
-def report_from_results(results: list[ResultFile]) -> Report:
-    """Read the result files and build the report (blocking: run it in a thread)."""
-    contents = [
-        ResultFileContent(uri=file.uri, sha256=file.sha256, data=storage.read_bytes(file.uri))
+def result_contents(results: list[ResultFile]) -> list[ResultFileContent]:
+    """The bytes of each result file (blocking)."""
+    return [
+        ResultFileContent(
+            uri=file.uri,
+            sha256=file.sha256,
+            data=storage.read_bytes(file.uri),
+            name=file.name,
+            year=file.year,
+            partition=file.partition,
+        )
         for file in results
     ]
-    households, people = read_results(contents)
-    return build_report(households, people)
+
+
+def reports_from_results(results: list[ResultFile], year: int) -> dict[int, Report]:
+    """Read the result files and build each year's report (blocking: run it in a thread).
+
+    Files without a year are `year`'s.
+    """
+    return {
+        file_year: build_report(*read_results(files))
+        for file_year, files in years_of(result_contents(results), year).items()
+    }
 
 
 def handle_simulation_completed(database: Database, source: str) -> EventHandler:
@@ -50,7 +66,13 @@ def handle_simulation_completed(database: Database, source: str) -> EventHandler
                 await uow.commit()
                 return
             started = time.perf_counter()
-            report = await asyncio.to_thread(report_from_results, completed.results)
+            by_year = await asyncio.to_thread(
+                reports_from_results, completed.results, completed.year
+            )
+            if completed.year not in by_year:
+                raise ResultsError(f"the results hold no files of year {completed.year}")
+            report = by_year[completed.year]
+            several = len(by_year) > 1
             report_id = str(uuid.uuid4())
             await uow.execute(
                 reports.insert().values(
@@ -63,6 +85,9 @@ def handle_simulation_completed(database: Database, source: str) -> EventHandler
                     model_version=completed.model_version,
                     source_event_id=event.id,
                     report=report,
+                    reports_by_year={str(y): r for y, r in by_year.items()} if several else None,
+                    budget_window=build_window(by_year) if several else None,
+                    results=[file.model_dump(mode="json") for file in completed.results],
                 )
             )
             budget = report["budget"]

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy.engine import RowMapping
 
 from contracts.envelope import CloudEvent
-from contracts.events.dataset.v1 import DatasetRegistered
+from contracts.events.dataset.v1 import DatasetDeleted, DatasetRegistered
 from services.dataset.api.dataset_files import (
     archive_sources,
     dataset_root,
@@ -22,19 +23,23 @@ from services.dataset.api.dataset_files import (
     store_files,
 )
 from services.dataset.api.upload_form import UPLOAD_REQUEST_BODY, upload_form
-from services.dataset.db.datasets import find_dataset, insert_dataset, list_datasets
+from services.dataset.db.datasets import find_dataset, insert_dataset, list_datasets, mark_deleted
 from services.dataset.domain.archive import stream_population_archive
 from services.dataset.domain.datasets import (
     DatasetPage,
     DatasetResource,
     Source,
     SyntheticDatasetRequest,
+    Year,
     resource_from_row,
 )
 from services.dataset.domain.intake import PopulationFiles, check_upload, synthesize
+from shared.etags import PRECONDITION_RESPONSES, IfMatchHeader, require_match, tagged
 from shared.pagination import DEFAULT_PAGE, PageCursor, PageLimit, position_of
+from shared.principals import CallerDep, WritingCallerDep, forbidden
 from shared.problems import ProblemError, invalid, not_found, openapi_problem
 from shared.service import ProcessDep, ServiceProcess, UnitOfWorkDep
+from shared.sorting import NEWEST_FIRST, Sort
 
 PATH = "/api/v1/datasets"
 
@@ -49,6 +54,7 @@ async def _register(
     year: int,
     seed: int | None,
     population: PopulationFiles,
+    owner: str | None,
 ) -> RowMapping:
     """Store the files, then the row and its `dataset.registered` event in one transaction.
 
@@ -71,6 +77,7 @@ async def _register(
                 seed=seed,
                 storage_uri=root,
                 population=population,
+                owner=owner,
             )
             event = DatasetRegistered(
                 dataset_id=dataset_id,
@@ -81,6 +88,7 @@ async def _register(
                 households=population.summary.households,
                 people=population.summary.people,
                 states=list(population.summary.states),
+                owner=owner if source == "upload" else None,
             )
             await uow.publish(CloudEvent.wrap(event, source=process.source, subject=dataset_id))
             committing = True
@@ -101,7 +109,10 @@ async def _register(
     responses={422: openapi_problem("Invalid body")},
 )
 async def create_synthetic_dataset(
-    body: SyntheticDatasetRequest, process: ProcessDep, response: Response
+    body: SyntheticDatasetRequest,
+    process: ProcessDep,
+    response: Response,
+    caller: WritingCallerDep,
 ) -> DatasetResource:
     population = await asyncio.to_thread(synthesize, body.households, body.seed, body.year)
     row = await _register(
@@ -111,6 +122,7 @@ async def create_synthetic_dataset(
         year=body.year,
         seed=body.seed,
         population=population,
+        owner=caller.owner,
     )
     response.headers["Location"] = f"{PATH}/{row['id']}"
     return resource_from_row(row)
@@ -129,7 +141,7 @@ async def create_synthetic_dataset(
     },
 )
 async def upload_dataset(
-    request: Request, process: ProcessDep, response: Response
+    request: Request, process: ProcessDep, response: Response, caller: WritingCallerDep
 ) -> DatasetResource:
     max_bytes = process.settings.upload_max_bytes
     async with upload_form(request, max_bytes) as form:
@@ -145,27 +157,90 @@ async def upload_dataset(
         year=form.fields.year,
         seed=None,
         population=checked.population,
+        owner=caller.owner,
     )
     response.headers["Location"] = f"{PATH}/{row['id']}"
     return resource_from_row(row)
 
 
-@router.get("", summary="List datasets, newest first")
+@router.get(
+    "",
+    summary="List the datasets the caller may use (synthetic ones, their own uploads; "
+    "an admin: all), newest first",
+)
 async def list_all_datasets(
-    uow: UnitOfWorkDep, limit: PageLimit = DEFAULT_PAGE, cursor: PageCursor = None
+    uow: UnitOfWorkDep,
+    caller: CallerDep,
+    limit: PageLimit = DEFAULT_PAGE,
+    cursor: PageCursor = None,
+    sort: Sort = NEWEST_FIRST,
+    source: Source | None = None,
+    year: Annotated[Year | None, Query()] = None,
+    sha256: Annotated[str | None, Query(pattern="^[0-9a-f]{64}$")] = None,
 ) -> DatasetPage:
-    rows = await list_datasets(uow, limit=limit + 1, after=position_of(cursor))
+    rows = await list_datasets(
+        uow,
+        limit=limit + 1,
+        after=position_of(cursor),
+        caller=caller,
+        sort=sort,
+        source=source,
+        year=year,
+        sha256=sha256,
+    )
     return DatasetPage.of_rows(rows, limit, resource_from_row)
 
 
-@router.get(
-    "/{dataset_id}", summary="A dataset", responses={404: openapi_problem("No such dataset")}
-)
-async def get_dataset(dataset_id: str, uow: UnitOfWorkDep) -> DatasetResource:
-    row = await find_dataset(uow, dataset_id)
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: openapi_problem("No such dataset, deleted, or another caller's upload")
+}
+
+
+@router.get("/{dataset_id}", summary="A dataset", responses=NOT_FOUND)
+async def get_dataset(
+    dataset_id: str, uow: UnitOfWorkDep, caller: CallerDep, response: Response
+) -> DatasetResource:
+    row = await find_dataset(uow, dataset_id, caller)
     if row is None:
         raise not_found("dataset", dataset_id)
-    return resource_from_row(row)
+    resource = resource_from_row(row)
+    tagged(resource, response)
+    return resource
+
+
+@router.delete(
+    "/{dataset_id}",
+    status_code=204,
+    summary="Delete a dataset (If-Match required): it is gone from the API",
+    responses={
+        **NOT_FOUND,
+        403: openapi_problem("A dataset the caller may use but did not register"),
+        **PRECONDITION_RESPONSES,
+    },
+)
+async def delete_dataset(
+    dataset_id: str,
+    uow: UnitOfWorkDep,
+    caller: WritingCallerDep,
+    process: ProcessDep,
+    if_match: IfMatchHeader = None,
+) -> Response:
+    row = await find_dataset(uow, dataset_id, caller, for_update=True)
+    if row is None:
+        raise not_found("dataset", dataset_id)
+    if not caller.is_admin and row["owner"] != caller.key_id:
+        raise forbidden("only the caller that registered this dataset, or an admin, deletes it")
+    require_match(if_match, resource_from_row(row))
+    deleted = await mark_deleted(uow, dataset_id)
+    await uow.publish(
+        CloudEvent.wrap(
+            DatasetDeleted(dataset_id=dataset_id, deleted_at=deleted["deleted_at"]),
+            source=process.source,
+            subject=dataset_id,
+        )
+    )
+    await uow.commit()
+    return Response(status_code=204)
 
 
 @router.get(
@@ -180,10 +255,12 @@ async def get_dataset(dataset_id: str, uow: UnitOfWorkDep) -> DatasetResource:
         404: openapi_problem("No such dataset"),
     },
 )
-async def download_dataset(dataset_id: str, process: ProcessDep) -> StreamingResponse:
+async def download_dataset(
+    dataset_id: str, process: ProcessDep, caller: CallerDep
+) -> StreamingResponse:
     # A short transaction of its own: a per-request one would stay open while the zip streams.
     async with process.database.unit_of_work() as uow:
-        row = await find_dataset(uow, dataset_id)
+        row = await find_dataset(uow, dataset_id, caller)
     if row is None:
         raise not_found("dataset", dataset_id)
     try:

@@ -27,6 +27,11 @@ datasets = sa.Table(
     sa.Column(
         "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
     ),
+    # The key or token subject that registered it (shared.principals); null before owners
+    # were kept. Synthetic populations and ownerless datasets are visible to everyone.
+    sa.Column("owner", sa.String(64)),
+    # Soft delete: a deleted dataset is gone from the API; its row and files stay.
+    sa.Column("deleted_at", sa.DateTime(timezone=True)),
     sa.CheckConstraint("source IN ('synthetic', 'upload')", name="source"),
     sa.CheckConstraint("(source = 'synthetic') = (seed IS NOT NULL)", name="seed_of_synthetic"),
     # Serves the newest-first listing (scanned backwards) and its keyset cursor.

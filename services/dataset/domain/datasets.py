@@ -16,6 +16,8 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 Year = Annotated[int, Field(ge=2000, le=2100)]
 DEFAULT_YEAR = 2025
 MAX_SYNTHETIC_HOUSEHOLDS = 200_000
+# The bundled population's default size: what `make demo` generates.
+DEFAULT_SYNTHETIC_HOUSEHOLDS = 3000
 
 
 class SyntheticDatasetRequest(BaseModel):
@@ -24,7 +26,9 @@ class SyntheticDatasetRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Name
-    households: Annotated[int, Field(ge=1, le=MAX_SYNTHETIC_HOUSEHOLDS)] = 3000
+    households: Annotated[int, Field(ge=1, le=MAX_SYNTHETIC_HOUSEHOLDS)] = (
+        DEFAULT_SYNTHETIC_HOUSEHOLDS
+    )
     seed: Annotated[int, Field(ge=0, le=2**63 - 1)] = 0
     year: Year = DEFAULT_YEAR
 
@@ -55,6 +59,7 @@ class DatasetResource(BaseModel):
     size_bytes: int = Field(description="total size of the six Parquet files")
     created_at: datetime
     seed: int | None = Field(None, description="the generator's seed, for synthetic datasets")
+    owner: str | None = Field(None, description="the API key (or token subject) that registered it")
 
 
 class DatasetPage(Page[DatasetResource]):
@@ -75,4 +80,5 @@ def resource_from_row(row: Mapping[Any, Any]) -> DatasetResource:
         size_bytes=row["size_bytes"],
         created_at=row["created_at"],
         seed=row["seed"],
+        owner=row.get("owner"),
     )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services.dataset.domain.states import POSTAL_CODE_BY_FIPS
 from shared.population import Population
+from shared.states import POSTAL_CODE_BY_FIPS
 
 
 @dataclass(frozen=True)

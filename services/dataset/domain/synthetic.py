@@ -9,15 +9,17 @@ and an SPM unit, cohabiting partners share an SPM unit only.
 
 Inputs are policyengine-us 2.68 input variables (never formula outputs, which a
 dataset must not override): `employment_income`, `self_employment_income`,
-`taxable_private_pension_income`, `social_security_retirement`,
-`social_security_disability`, and `pre_subsidy_rent` (PolicyEngine's `rent` is
-computed from it net of housing assistance). `tax_unit_role_input` gives every
-member's tax-unit role, so `is_tax_unit_head` / `_spouse` / `_dependent` follow it.
-`county_fips` is a five-digit string, which SPM poverty needs.
+`partnership_income`, `taxable_private_pension_income`, `taxable_interest_income`,
+`qualified_dividend_income`, `long_term_capital_gains`, `social_security_retirement`,
+`social_security_disability` (synthetic_income draws them), and `pre_subsidy_rent`
+(PolicyEngine's `rent` is computed from it net of housing assistance).
+`tax_unit_role_input` gives every member's tax-unit role, so `is_tax_unit_head` /
+`_spouse` / `_dependent` follow it. `cps_race` and `is_hispanic` give PolicyEngine's
+`race`. `county_fips` is a five-digit string, which SPM poverty needs.
 
-Household weights sum to US_HOUSEHOLDS, split over states by population; within a
-state they lean towards larger or smaller households by one national factor chosen
-so that people weighted by them sum to US_POPULATION.
+Household weights are calibrated to published US totals (synthetic_weights, with the
+sources in us_totals): households, people, state populations, age bands, race, tax
+units by AGI band and income by source.
 """
 
 from __future__ import annotations
@@ -29,10 +31,19 @@ import numpy as np
 import pandas as pd
 
 from services.dataset.domain.synthetic_geography import STATES, State
+from services.dataset.domain.synthetic_income import (
+    CPS_RACE_CODE,
+    by_age,
+    draw_capital_income,
+    draw_earnings,
+    draw_race,
+    scale_to_totals,
+)
+from services.dataset.domain.synthetic_weights import Sample, calibrated_weights, initial_weights
+from services.dataset.domain.us_totals import US_HOUSEHOLDS as US_HOUSEHOLDS
+from services.dataset.domain.us_totals import US_POPULATION as US_POPULATION
 from shared.population import Population
 
-US_HOUSEHOLDS = 131_430_000  # ACS 2023 one-year estimate
-US_POPULATION = 333_290_000  # Census Bureau estimate for July 2022
 # Amounts are drawn in 2024 dollars and grown by this much a year to the dataset's year.
 PRICE_GROWTH = 0.03
 BASE_YEAR = 2024
@@ -210,75 +221,6 @@ def sequential_ids(household: np.ndarray, local: np.ndarray) -> np.ndarray:
     return rank[inverse]
 
 
-def chance(rng: np.random.Generator, probability: np.ndarray) -> np.ndarray:
-    return rng.random(len(probability)) < probability
-
-
-def by_age(age: np.ndarray, bands: tuple[int, ...], values: tuple[float, ...]) -> np.ndarray:
-    """values[i] for ages in [bands[i], bands[i + 1]); the last value above the last band."""
-    return np.asarray(values)[np.searchsorted(bands, age, side="right") - 1]
-
-
-def draw_incomes(rng: np.random.Generator, age: np.ndarray, scale: float) -> dict[str, np.ndarray]:
-    """Annual person incomes in dollars of the dataset's year, whole dollars."""
-    n = len(age)
-    adult = age >= 18
-    bands = (0, 16, 18, 25, 35, 55, 62, 67, 75)
-    works = chance(rng, by_age(age, bands, (0, 0.25, 0.65, 0.80, 0.80, 0.68, 0.45, 0.22, 0.06)))
-    earning_level = by_age(age, bands, (0, 0.08, 0.45, 0.85, 1.1, 1.0, 0.8, 0.6, 0.5))
-    wages = works * earning_level * rng.lognormal(np.log(48_000), 0.85, n)
-    self_employed = adult & chance(rng, np.full(n, 0.09))
-    loss = chance(rng, np.full(n, 0.15))
-    profit = rng.lognormal(np.log(22_000), 1.0, n)
-    self_employment = np.where(self_employed, np.where(loss, -0.25 * profit, profit), 0.0)
-    pension_odds = by_age(age, (0, 55, 62, 67), (0, 0.08, 0.25, 0.45))
-    pension = chance(rng, pension_odds) * rng.lognormal(np.log(18_000), 0.8, n)
-    retired = chance(rng, by_age(age, (0, 62, 67), (0, 0.35, 0.92)))
-    retirement = retired * np.clip(rng.normal(23_000, 6_000, n), 4_000, 50_000)
-    disabled = ~retired & chance(rng, by_age(age, (0, 25, 50, 62), (0, 0.02, 0.05, 0.0)))
-    disability = disabled * np.clip(rng.normal(16_000, 4_000, n), 3_000, 40_000)
-    amounts = {
-        "employment_income": wages,
-        "self_employment_income": self_employment,
-        "taxable_private_pension_income": pension,
-        "social_security_retirement": retirement,
-        "social_security_disability": disability,
-    }
-    # Adding 0.0 turns the -0.0 of rounded small losses into 0.0.
-    return {name: np.round(amount * scale) + 0.0 for name, amount in amounts.items()}
-
-
-def household_weights(state_index: np.ndarray, size: np.ndarray) -> np.ndarray:
-    """Weights summing to US_HOUSEHOLDS, each state's in proportion to its population.
-
-    Within a state w_i = H_s * exp(b * size_i) / sum_j exp(b * size_j), with one national
-    b found by bisection so that sum(w * size) = US_POPULATION (the weighted sum grows
-    with b); where no b in [-5, 5] reaches it, the nearest bound is kept.
-    """
-    present = np.unique(state_index)
-    population = np.array([STATES[s].population for s in present], dtype=np.float64)
-    targets = dict(
-        zip(present.tolist(), US_HOUSEHOLDS * population / population.sum(), strict=True)
-    )
-    target_households = np.array([targets[s] for s in state_index.tolist()])
-    size = size.astype(np.float64)
-
-    def weights(b: float) -> np.ndarray:
-        tilt = np.exp(b * (size - size.mean()))
-        totals = np.bincount(state_index, weights=tilt)
-        result: np.ndarray = target_households * tilt / totals[state_index]
-        return result
-
-    low, high = -5.0, 5.0
-    for _ in range(100):
-        middle = (low + high) / 2
-        if float(weights(middle) @ size) < US_POPULATION:
-            low = middle
-        else:
-            high = middle
-    return weights((low + high) / 2)
-
-
 def generate_population(households: int, seed: int, year: int) -> Population:
     """A synthetic US population of `households` households, the same for the same arguments."""
     if households < 1:
@@ -293,9 +235,11 @@ def generate_population(households: int, seed: int, year: int) -> Population:
 
     member_of = np.asarray(people.household)
     age = np.asarray(people.age, dtype=np.int64)
-    size = np.bincount(member_of, minlength=households)
-    scale = (1 + PRICE_GROWTH) ** (year - BASE_YEAR)
-    incomes = draw_incomes(rng, age, scale)
+    earnings = draw_earnings(rng, age)
+    capital = draw_capital_income(rng, age, earnings)
+    state_weight = initial_weights(state_index)
+    drawn = {**{name: amount for name, amount in earnings.items() if name != "top"}, **capital}
+    base_incomes = scale_to_totals(drawn, state_weight[member_of])
 
     head_age = age[np.asarray(people.household_head)]
     renting = rng.random(households) < by_age(head_age, (0, 35, 65), (0.62, 0.33, 0.2))
@@ -304,7 +248,12 @@ def generate_population(households: int, seed: int, year: int) -> Population:
         renting, "RENTED", np.where(mortgaged, "OWNED_WITH_MORTGAGE", "OWNED_OUTRIGHT")
     )
     monthly_rent = rng.lognormal(np.log(1_250), 0.35, households)
+    scale = (1 + PRICE_GROWTH) ** (year - BASE_YEAR)
     rent = np.where(renting, np.round(12 * monthly_rent * scale), 0.0)
+    household_income = np.bincount(
+        member_of, weights=sum(base_incomes.values()), minlength=households
+    )
+    race = draw_race(rng, household_income)
 
     ids = {
         entity: sequential_ids(member_of, np.asarray(getattr(people, entity)))
@@ -322,7 +271,10 @@ def generate_population(households: int, seed: int, year: int) -> Population:
             "is_household_head": np.asarray(people.household_head),
             "is_household_spouse": np.asarray(people.household_spouse),
             "is_full_time_college_student": np.asarray(people.student),
-            **incomes,
+            # Adding 0.0 turns the -0.0 of rounded small losses into 0.0.
+            **{name: np.round(amount * scale) + 0.0 for name, amount in base_incomes.items()},
+            "cps_race": np.array([CPS_RACE_CODE[r] for r in race[member_of]], dtype=np.int64),
+            "is_hispanic": race[member_of] == "HISPANIC",
             # The head pays the household's rent.
             "pre_subsidy_rent": np.where(people.household_head, rent[member_of], 0.0),
         }
@@ -331,7 +283,9 @@ def generate_population(households: int, seed: int, year: int) -> Population:
     household = pd.DataFrame(
         {
             "household_id": np.arange(1, households + 1, dtype=np.int64),
-            "household_weight": household_weights(state_index, size),
+            "household_weight": calibrated_weights(
+                Sample(state_index, member_of, ids["tax_unit"], age, race, base_incomes)
+            ),
             "state_fips": np.array([STATES[s].fips for s in state_index], dtype=np.int64),
             "county_fips": np.asarray(counties, dtype=object),
             "tenure_type": tenure.astype(object),

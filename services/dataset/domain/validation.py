@@ -12,9 +12,9 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from services.dataset.domain.states import POSTAL_CODE_BY_FIPS
 from shared.population import ENTITIES, GROUP_ENTITIES, Population, file_name
 from shared.problems import FieldError
+from shared.states import POSTAL_CODE_BY_FIPS
 
 SAMPLE_SIZE = 5
 

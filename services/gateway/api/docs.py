@@ -11,6 +11,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 
 from services.gateway.domain.openapi import merge_documents
+from services.gateway.domain.openapi_examples import add_examples
 from services.gateway.domain.routing import UPSTREAMS
 from shared.settings import Settings
 
@@ -42,4 +43,4 @@ async def openapi(request: Request) -> dict[str, Any]:
         title=app.title, version=app.version, description=app.description, routes=app.routes
     )
     upstream = await _upstream_documents(request.app.state.settings, request.app.state.http)
-    return merge_documents(base, upstream)
+    return add_examples(merge_documents(base, upstream))

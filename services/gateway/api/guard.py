@@ -21,8 +21,11 @@ from fastapi.routing import APIRoute
 from starlette.responses import Response, StreamingResponse
 
 from services.gateway.api.limiter import KeyLimiter, LimiterUnavailable
+from services.gateway.api.tokens import TokenVerifier
+from services.gateway.db import audit as audit_log
 from services.gateway.db import idempotency as records
 from services.gateway.db import keys as store
+from services.gateway.domain.audit import is_audited, touched
 from services.gateway.domain.auth import Principal, authenticate, bearer_token, refusal
 from services.gateway.domain.idempotency import (
     Fingerprint,
@@ -34,19 +37,26 @@ from services.gateway.domain.idempotency import (
     verdict,
 )
 from services.gateway.domain.keys import prefix_of, secret_matches
+from services.gateway.domain.quota import (
+    BATCH_PATH,
+    SIMULATIONS_PATH,
+    accepted_simulations,
+    simulations_requested,
+)
 from services.gateway.domain.rate_limits import (
     daily_quota,
     parse_rate_limit,
     rate_limit_headers,
     retry_after,
 )
+from services.gateway.domain.tokens import TokenRefused, looks_like_jwt
+from shared.logs import request_id_var
 from shared.problems import FieldError, ProblemError, invalid, problem_response
 from shared.service import ServiceProcess
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
-SIMULATIONS_PATH = "/api/v1/simulations"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 # Headers a remembered answer is replayed without: they belong to the moment of sending.
@@ -96,6 +106,24 @@ def unauthorized(detail: str) -> ProblemError:
     return ProblemError(401, "Unauthorized", detail, kind="unauthorized")
 
 
+def _tokens(request: Request) -> TokenVerifier:
+    tokens: TokenVerifier | None = getattr(request.app.state, "tokens", None)
+    if tokens is None:
+        tokens = request.app.state.tokens = TokenVerifier(_settings(request))
+    return tokens
+
+
+async def token_principal(request: Request, token: str) -> Principal:
+    """The caller a bearer JWT names; 401 when JWTs are off or this one is not valid."""
+    tokens = _tokens(request)
+    if not tokens.enabled:
+        raise unauthorized("send a valid API key as `Authorization: Bearer <key>`")
+    try:
+        return await tokens.principal(token)
+    except TokenRefused as exc:
+        raise unauthorized(str(exc)) from exc
+
+
 async def identify(request: Request) -> Principal:
     """The caller of `request`; 401 for a missing, wrong or revoked key."""
     settings = _settings(request)
@@ -104,6 +132,8 @@ async def identify(request: Request) -> Principal:
     bootstrap = authenticate(token, admin_key)
     if bootstrap is not None:
         return bootstrap
+    if token is not None and looks_like_jwt(token):
+        return await token_principal(request, token)
     prefix = prefix_of(token) if token else None
     if token is None or prefix is None:
         raise unauthorized("send a valid API key as `Authorization: Bearer <key>`")
@@ -137,6 +167,35 @@ async def limited(call: Awaitable[T]) -> T:
 async def answer(request: Request, handle: Handler) -> Response:
     principal = await identify(request)
     request.state.principal = principal
+    response = await limited_answer(request, handle, principal)
+    if is_audited(request.method):
+        await audited(request, principal, response)
+    return response
+
+
+async def audited(request: Request, principal: Principal, response: Response) -> None:
+    """Write who changed what, and the answer's status, to the audit log."""
+    where = touched(request.url.path, response.headers.get("location"))
+    try:
+        async with _process(request).database.unit_of_work() as uow:
+            await audit_log.record(
+                uow,
+                principal=principal.key_id,
+                role=principal.role,
+                method=request.method,
+                path=request.url.path,
+                resource_type=where.resource_type,
+                resource_id=where.resource_id,
+                status=response.status_code,
+                request_id=request_id_var.get(),
+            )
+            await uow.commit()
+    except Exception:
+        # The change itself is done; its answer must not be lost to the log's failure.
+        log.exception("audit entry of %s %s not written", request.method, request.url.path)
+
+
+async def limited_answer(request: Request, handle: Handler, principal: Principal) -> Response:
     limiter = _limiter(request)
     headers: dict[str, str] = {}
     if limiter is not None:
@@ -202,12 +261,12 @@ async def within_quota(request: Request, handle: Handler, principal: Principal) 
     quota = principal.daily_simulation_quota
     if quota is None:
         quota = _settings(request).default_daily_simulation_quota
-    counted = request.method == "POST" and request.url.path == SIMULATIONS_PATH
+    counted = request.method == "POST" and request.url.path in (SIMULATIONS_PATH, BATCH_PATH)
     if limiter is None or quota is None or not counted:
         return await handle(request)
     item = daily_quota(quota)
     state = await limited(limiter.peek(item, "simulations", principal.key_id))
-    if state.remaining < 1:
+    if state.remaining < simulations_requested(request.url.path, await request.body()):
         now = time.time()
         return problem_response(
             request,
@@ -218,12 +277,14 @@ async def within_quota(request: Request, handle: Handler, principal: Principal) 
             headers={"Retry-After": retry_after(state, now)},
         )
     response = await handle(request)
-    if 200 <= response.status_code < 300:
-        # Counted once accepted, so that refused requests do not use the quota up.
+    # Only new simulations count: a refused request, or one answered with an existing
+    # equal simulation (200), does not use the quota up.
+    accepted = accepted_simulations(request.url.path, response.status_code, response.headers)
+    if accepted:
         try:
-            await limiter.hit(item, "simulations", principal.key_id)
+            await limiter.hit(item, "simulations", principal.key_id, cost=accepted)
         except LimiterUnavailable as exc:
-            log.warning("simulation not counted against the quota: %s", exc)
+            log.warning("simulations not counted against the quota: %s", exc)
     return response
 
 

@@ -15,9 +15,11 @@ from services.gateway.db import keys as store
 from services.gateway.domain.auth import Principal, Role
 from services.gateway.domain.keys import new_key_secret, secret_hash
 from services.gateway.domain.rate_limits import parse_rate_limit
+from shared.etags import PRECONDITION_RESPONSES, IfMatchHeader, require_match, tagged
 from shared.pagination import DEFAULT_PAGE, Page, PageCursor, PageLimit, position_of
 from shared.problems import ProblemError, not_found, openapi_problem
 from shared.service import UnitOfWorkDep
+from shared.sorting import NEWEST_FIRST, Sort
 
 PATH = "/api/v1/keys"
 SECURED: dict[str, Any] = {"security": [{"apiKey": []}]}
@@ -154,10 +156,19 @@ async def list_keys(
     uow: UnitOfWorkDep,
     limit: PageLimit = DEFAULT_PAGE,
     cursor: PageCursor = None,
+    sort: Sort = NEWEST_FIRST,
+    role: Role | None = None,
+    revoked: bool | None = None,
 ) -> KeyPage:
     only = None if principal.role == "admin" else principal.key_id
     rows = await store.list_keys(
-        uow, limit=limit + 1, after=position_of(cursor, _key_id), only_id=only
+        uow,
+        limit=limit + 1,
+        after=position_of(cursor, _key_id),
+        only_id=only,
+        sort=sort,
+        role=role,
+        revoked=revoked,
     )
     return KeyPage.of_rows(rows, limit, resource_from_row)
 
@@ -168,26 +179,41 @@ async def list_keys(
     openapi_extra=SECURED,
     responses={404: openapi_problem("No such key, or not yours")},
 )
-async def get_key(key_id: str, principal: CurrentPrincipal, uow: UnitOfWorkDep) -> KeyResource:
+async def get_key(
+    key_id: str, principal: CurrentPrincipal, uow: UnitOfWorkDep, response: Response
+) -> KeyResource:
     row = await store.find_key(uow, _visible_id(key_id, principal))
     if row is None:
         raise not_found("API key", key_id)
-    return resource_from_row(row)
+    resource = resource_from_row(row)
+    tagged(resource, response)
+    return resource
 
 
 @router.delete(
     "/{key_id}",
-    summary="Revoke a key (admin): it is refused from now on",
+    summary="Revoke a key (admin; If-Match required): it is refused from now on",
     openapi_extra=SECURED,
     responses={
         403: openapi_problem("Not an admin key"),
         404: openapi_problem("No such key"),
+        **PRECONDITION_RESPONSES,
     },
 )
-async def revoke_key(key_id: str, principal: CurrentPrincipal, uow: UnitOfWorkDep) -> KeyResource:
+async def revoke_key(
+    key_id: str,
+    principal: CurrentPrincipal,
+    uow: UnitOfWorkDep,
+    if_match: IfMatchHeader = None,
+) -> KeyResource:
     if principal.role != "admin":
         raise ProblemError(403, "Forbidden", "only an admin key can revoke keys", kind="forbidden")
-    row = await store.revoke_key(uow, _visible_id(key_id, principal))
+    canonical = _visible_id(key_id, principal)
+    current = await store.find_key(uow, canonical)
+    if current is None:
+        raise not_found("API key", key_id)
+    require_match(if_match, resource_from_row(current))
+    row = await store.revoke_key(uow, canonical)
     if row is None:
         raise not_found("API key", key_id)
     await uow.commit()

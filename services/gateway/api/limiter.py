@@ -45,9 +45,9 @@ class KeyLimiter:
         )
         self._windows = MovingWindowRateLimiter(self.storage)
 
-    async def hit(self, item: RateLimitItem, *identifiers: str) -> WindowState:
-        """Count one request against `item`, unless the window is full."""
-        return await self._bounded(self._hit(item, *identifiers))
+    async def hit(self, item: RateLimitItem, *identifiers: str, cost: int = 1) -> WindowState:
+        """Count `cost` requests against `item`, unless the window has no room for them."""
+        return await self._bounded(self._hit(item, *identifiers, cost=cost))
 
     async def peek(self, item: RateLimitItem, *identifiers: str) -> WindowState:
         """Where the window stands, counting nothing."""
@@ -59,8 +59,8 @@ class KeyLimiter:
     async def close(self) -> None:
         await self._pool.aclose()
 
-    async def _hit(self, item: RateLimitItem, *identifiers: str) -> WindowState:
-        allowed = await self._windows.hit(item, *identifiers)
+    async def _hit(self, item: RateLimitItem, *identifiers: str, cost: int = 1) -> WindowState:
+        allowed = await self._windows.hit(item, *identifiers, cost=cost)
         return await self._stats(item, allowed, *identifiers)
 
     async def _stats(self, item: RateLimitItem, allowed: bool, *identifiers: str) -> WindowState:

@@ -5,12 +5,15 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import httpx
 from fastapi import APIRouter, Request
 from starlette.background import BackgroundTask
 from starlette.responses import Response, StreamingResponse
 
 from services.gateway.api.guard import CurrentPrincipal, PublicRoute
+from services.gateway.api.ownership import require_visible_simulation, simulation_of
 from services.gateway.domain.routing import owner_of
 from shared.logs import request_id_var
 from shared.problems import ProblemError
@@ -25,8 +28,12 @@ FORWARDED_RESPONSE_HEADERS = (
     "etag",
     "retry-after",
     "x-content-sha256",
+    "fiscus-simulations-accepted",
 )
 HTTP_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+# Characters a path keeps as they are when forwarded; the rest (control characters,
+# non-ASCII) is percent-encoded again, as the client had to send it.
+PATH_SAFE = "/:@!$&'()*+,;=-._~[]"
 
 
 router = APIRouter(prefix="/api/v1", include_in_schema=False, route_class=PublicRoute)
@@ -40,12 +47,15 @@ async def forward(path: str, request: Request, principal: CurrentPrincipal) -> R
         raise ProblemError(404, "Not Found", f"no resource at {full_path}", kind="not-found")
     settings: Settings = request.app.state.settings
     client: httpx.AsyncClient = request.app.state.http
+    simulation_id = simulation_of(full_path, service)
+    if simulation_id is not None:
+        await require_visible_simulation(client, settings, principal, simulation_id)
     headers = {k: v for k, v in request.headers.items() if k.lower() in FORWARDED_REQUEST_HEADERS}
     headers["x-request-id"] = request_id_var.get() or ""
     headers["x-fiscus-principal"] = f"{principal.key_id}:{principal.role}"
     upstream = client.build_request(
         request.method,
-        settings.service_url(service) + full_path,
+        settings.service_url(service) + quote(full_path, safe=PATH_SAFE),
         params=request.query_params,
         headers=headers,
         content=await request.body(),

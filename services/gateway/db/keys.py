@@ -9,7 +9,8 @@ import sqlalchemy as sa
 
 from services.gateway.db.tables import api_keys
 from shared.db import UnitOfWork
-from shared.pagination import Position, newest_first
+from shared.pagination import Position
+from shared.sorting import NEWEST_FIRST, in_order
 
 
 async def insert_key(uow: UnitOfWork, **values: Any) -> sa.RowMapping:
@@ -28,13 +29,25 @@ async def find_key_by_prefix(uow: UnitOfWork, prefix: str) -> sa.RowMapping | No
 
 
 async def list_keys(
-    uow: UnitOfWork, *, limit: int, after: Position | None = None, only_id: str | None = None
+    uow: UnitOfWork,
+    *,
+    limit: int,
+    after: Position | None = None,
+    only_id: str | None = None,
+    sort: str = NEWEST_FIRST,
+    role: str | None = None,
+    revoked: bool | None = None,
 ) -> Sequence[sa.RowMapping]:
-    """Newest first; `only_id` restricts the list to one key (what a non-admin sees)."""
+    """In `sort` order; `only_id` restricts the list to one key (what a non-admin sees)."""
     statement = sa.select(api_keys)
     if only_id is not None:
         statement = statement.where(api_keys.c.id == only_id)
-    result = await uow.execute(newest_first(statement, api_keys, after).limit(limit))
+    if role is not None:
+        statement = statement.where(api_keys.c.role == role)
+    if revoked is not None:
+        revoked_at = api_keys.c.revoked_at
+        statement = statement.where(revoked_at.is_not(None) if revoked else revoked_at.is_(None))
+    result = await uow.execute(in_order(statement, api_keys, sort, after).limit(limit))
     return result.mappings().all()
 
 

@@ -50,3 +50,26 @@ idempotency_records = sa.Table(
     sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
     sa.Index("ix_idempotency_records_expires_at", "expires_at"),
 )
+
+# Who changed what and when: every POST, PUT, PATCH and DELETE an authenticated caller
+# sent through the gateway, with the answer's status. Rows are only ever inserted.
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", pg.UUID(as_uuid=False), primary_key=True),
+    sa.Column(
+        "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    ),
+    sa.Column("principal", sa.String(64), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("method", sa.String(10), nullable=False),
+    sa.Column("path", sa.Text, nullable=False),
+    # The collection (`policies`) and the id of the resource changed, when known.
+    sa.Column("resource_type", sa.String(64)),
+    sa.Column("resource_id", sa.String(128)),
+    sa.Column("status", sa.Integer, nullable=False),
+    sa.Column("request_id", sa.String(128)),
+    sa.Index("ix_audit_log_created_at_id", sa.text("created_at DESC"), sa.text("id DESC")),
+    sa.Index("ix_audit_log_principal", "principal"),
+    sa.Index("ix_audit_log_resource", "resource_type", "resource_id"),
+)

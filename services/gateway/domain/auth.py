@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -10,6 +11,9 @@ Role = Literal["admin", "user", "readonly"]
 ROLES: tuple[Role, ...] = ("admin", "user", "readonly")
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 KEYS_PATH = "/api/v1/keys"
+AGGREGATES_PATH = re.compile(r"^/api/v1/simulations/[^/]+/aggregates$")
+# A household calculation changes nothing: any key may ask for one.
+HOUSEHOLD_CALCULATION_PATH = "/api/v1/households/calculate"
 
 
 @dataclass(frozen=True)
@@ -43,7 +47,12 @@ def authenticate(token: str | None, admin_key: str | None) -> Principal | None:
 
 def refusal(role: Role, method: str, path: str) -> str | None:
     """Why `role` may not call `method path`, or None when it may."""
-    writes = method.upper() in WRITE_METHODS
+    # A custom aggregate is a read, asked for with POST because it carries a query.
+    writes = (
+        method.upper() in WRITE_METHODS
+        and not AGGREGATES_PATH.match(path)
+        and path != HOUSEHOLD_CALCULATION_PATH
+    )
     if role == "readonly" and writes:
         return "a readonly key cannot change anything"
     on_keys = path == KEYS_PATH or path.startswith(KEYS_PATH + "/")

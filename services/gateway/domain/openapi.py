@@ -5,7 +5,11 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-BEARER_SCHEME = {"type": "http", "scheme": "bearer", "description": "An API key."}
+BEARER_SCHEME = {
+    "type": "http",
+    "scheme": "bearer",
+    "description": "An API key, or a JWT where the gateway is configured to accept them.",
+}
 
 
 def merge_documents(base: dict[str, Any], upstream: list[dict[str, Any]]) -> dict[str, Any]:

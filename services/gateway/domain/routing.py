@@ -6,13 +6,19 @@ import re
 
 from shared.settings import ServiceName
 
-# First match wins: the report of a simulation belongs to aggregation, the rest of
-# /simulations to the simulation service.
+# First match wins: the report, raw results, charts and aggregates of a simulation
+# belong to aggregation, the rest of /simulations to the simulation service.
 ROUTES: tuple[tuple[re.Pattern[str], ServiceName], ...] = (
-    (re.compile(r"^/api/v1/simulations/[^/]+/report$"), "aggregation"),
+    (
+        re.compile(r"^/api/v1/simulations/[^/]+/(report|results|aggregates|charts/[^/]+)$"),
+        "aggregation",
+    ),
     (re.compile(r"^/api/v1/simulations(/.*)?$"), "simulation"),
+    # Household calculations: the simulation API hands them to its households workers.
+    (re.compile(r"^/api/v1/households(/.*)?$"), "simulation"),
     (re.compile(r"^/api/v1/datasets(/.*)?$"), "dataset"),
     (re.compile(r"^/api/v1/policies(/.*)?$"), "policy"),
+    (re.compile(r"^/api/v1/(parameters|variables)(/[^/]*)?$"), "policy"),
     (re.compile(r"^/api/v1/webhooks(/.*)?$"), "webhooks"),
 )
 

@@ -21,6 +21,14 @@ policies = sa.Table(
     sa.Column(
         "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
     ),
+    # The key or token subject that stored it (shared.principals); null before owners
+    # were kept, or when stored from inside the deployment: then only admins see it.
+    sa.Column("owner", sa.String(64), index=True),
+    sa.Column(
+        "updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    ),
+    # Soft delete: a deleted policy is gone from the API, its row stays for the record.
+    sa.Column("deleted_at", sa.DateTime(timezone=True)),
     # Listing is newest first, with (created_at, id) as the cursor.
     sa.Index("ix_policies_created_at_id", sa.text("created_at DESC"), sa.text("id DESC")),
 )

@@ -115,6 +115,11 @@ class PolicyEngineParameterTree:
         # metadata, and so that a whole reform can be applied to it (tests do).
         self.system = system
 
+    @property
+    def root(self) -> Any:
+        """The root `ParameterNode` of the tree."""
+        return self._root
+
     def leaf(self, path: str) -> ParameterLeaf:
         from policyengine_core.parameters import Parameter
 

@@ -7,28 +7,36 @@ import functools
 import importlib.metadata
 import uuid
 from datetime import UTC, datetime
+from typing import Annotated
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 
 from contracts.envelope import CloudEvent
-from contracts.events.simulation.v1 import SimulationCancelled, SimulationRequested
+from contracts.events.simulation.v1 import SimulationCancelled
 from contracts.results.v1 import RESULT_FORMAT_VERSION
-from services.simulation.db import projections
+from services.simulation.db import access, projections
 from services.simulation.db import simulations as store
 from services.simulation.domain.keys import SimulationInputs, simulation_key
 from services.simulation.domain.simulations import (
+    FIRST_YEAR,
+    ID_MAX_LENGTH,
+    LAST_YEAR,
     SimulationPage,
     SimulationRequest,
     SimulationResource,
     Status,
     may_cancel,
+    requested_event,
     resource_from_row,
     unknown_inputs,
 )
 from shared.db import Database, UnitOfWork
+from shared.etags import tagged
 from shared.pagination import DEFAULT_PAGE, PageCursor, PageLimit, position_of
+from shared.principals import INTERNAL, Caller, CallerDep, WritingCallerDep, forbidden
 from shared.problems import FieldError, ProblemError, invalid, not_found, openapi_problem
 from shared.service import ProcessDep, UnitOfWorkDep
+from shared.sorting import NEWEST_FIRST, Sort
 
 PATH = "/api/v1/simulations"
 PROJECTION_POLL_SECONDS = 0.1
@@ -37,7 +45,7 @@ router = APIRouter(prefix=PATH, tags=["simulations"])
 
 
 async def _wait_for_inputs(
-    database: Database, request: SimulationRequest, wait_seconds: float
+    database: Database, request: SimulationRequest, wait_seconds: float, caller: Caller = INTERNAL
 ) -> list[FieldError]:
     """The request's unknown references, after giving just-published events time to arrive.
 
@@ -52,8 +60,9 @@ async def _wait_for_inputs(
     while True:
         # A fresh transaction each time: the polls must see newly committed rows.
         async with database.unit_of_work() as uow:
-            datasets = await projections.known_datasets(uow, [request.dataset_id])
-            policies = await projections.known_policies(uow, policy_ids)
+            # Another caller's upload or policy, or a deleted one, is as good as unknown.
+            datasets = await access.usable_datasets(uow, [request.dataset_id], caller)
+            policies = await access.usable_policies(uow, policy_ids, caller)
         missing = unknown_inputs(request, datasets, policies)
         remaining = deadline - loop.time()
         if not missing or remaining <= 0:
@@ -75,17 +84,19 @@ async def _key_of(uow: UnitOfWork, request: SimulationRequest) -> str:
         if request.baseline_policy_id is not None
         else None
     )
-    # _wait_for_inputs saw them; projections never delete rows.
+    # _wait_for_inputs saw them; projections never delete rows (only mark them deleted).
     assert dataset is not None and policy is not None
     return simulation_key(
         SimulationInputs(
             dataset_sha256=dataset.sha256,
             policy_sha256=policy.sha256,
             baseline_policy_sha256=baseline.sha256 if baseline is not None else None,
-            year=request.year,
+            year=request.first_year,
             region=request.region,
             model_version=model_version(),
             result_format_version=RESULT_FORMAT_VERSION,
+            years=tuple(request.window),
+            outputs=tuple(request.outputs),
         )
     )
 
@@ -95,7 +106,7 @@ async def _key_of(uow: UnitOfWork, request: SimulationRequest) -> str:
     status_code=202,
     summary="Request a society-wide simulation",
     description="Content-addressed: a request whose key (dataset and policies by content, "
-    "year, region, model and result-format versions) has a queued, running or completed "
+    "years, region, model and result-format versions) has a queued, running or completed "
     "simulation is answered at once, 200, with that simulation. Otherwise a new "
     "simulation is queued, 202.",
     responses={
@@ -104,10 +115,10 @@ async def _key_of(uow: UnitOfWork, request: SimulationRequest) -> str:
     },
 )
 async def create_simulation(
-    request: SimulationRequest, process: ProcessDep, response: Response
+    request: SimulationRequest, process: ProcessDep, response: Response, caller: WritingCallerDep
 ) -> SimulationResource:
     missing = await _wait_for_inputs(
-        process.database, request, process.settings.projection_wait_seconds
+        process.database, request, process.settings.projection_wait_seconds, caller
     )
     if missing:
         raise invalid(missing)
@@ -117,20 +128,16 @@ async def create_simulation(
         await store.lock_key(uow, key)
         existing = await store.find_reusable(uow, key)
         if existing is not None:
+            await access.add_requester(uow, existing["id"], caller)
+            await uow.commit()
             response.status_code = 200
             response.headers["Location"] = f"{PATH}/{existing['id']}"
             return resource_from_row(existing)
         row = await store.insert_simulation(uow, simulation_id, request, key=key)
+        await access.add_requester(uow, simulation_id, caller)
         await uow.publish(
             CloudEvent.wrap(
-                SimulationRequested(
-                    simulation_id=simulation_id,
-                    dataset_id=request.dataset_id,
-                    policy_id=request.policy_id,
-                    baseline_policy_id=request.baseline_policy_id,
-                    year=request.year,
-                    region=request.region,
-                ),
+                requested_event(simulation_id, request),
                 source=process.source,
                 subject=simulation_id,
             )
@@ -140,15 +147,28 @@ async def create_simulation(
     return resource_from_row(row)
 
 
-@router.get("", summary="List simulations, newest first")
+@router.get("", summary="List the caller's simulations (an admin's: all), newest first")
 async def list_simulations(
     uow: UnitOfWorkDep,
+    caller: CallerDep,
     limit: PageLimit = DEFAULT_PAGE,
     cursor: PageCursor = None,
+    sort: Sort = NEWEST_FIRST,
     status: Status | None = None,
+    dataset_id: Annotated[str | None, Query(max_length=ID_MAX_LENGTH)] = None,
+    policy_id: Annotated[str | None, Query(max_length=ID_MAX_LENGTH)] = None,
+    year: Annotated[int | None, Query(ge=FIRST_YEAR, le=LAST_YEAR)] = None,
 ) -> SimulationPage:
-    rows = await store.list_simulations(
-        uow, limit=limit + 1, after=position_of(cursor), status=status
+    rows = await access.list_visible(
+        uow,
+        caller,
+        limit=limit + 1,
+        after=position_of(cursor),
+        sort=sort,
+        status=status.value if status is not None else None,
+        dataset_id=dataset_id,
+        policy_id=policy_id,
+        year=year,
     )
     return SimulationPage.of_rows(rows, limit, resource_from_row)
 
@@ -156,13 +176,17 @@ async def list_simulations(
 @router.get(
     "/{simulation_id}",
     summary="A simulation's status, and its results once completed",
-    responses={404: openapi_problem("No such simulation")},
+    responses={404: openapi_problem("No such simulation of the caller")},
 )
-async def get_simulation(simulation_id: str, uow: UnitOfWorkDep) -> SimulationResource:
-    row = await store.find_simulation(uow, simulation_id)
+async def get_simulation(
+    simulation_id: str, uow: UnitOfWorkDep, caller: CallerDep, response: Response
+) -> SimulationResource:
+    row = await access.find_visible(uow, simulation_id, caller)
     if row is None:
         raise not_found("simulation", simulation_id)
-    return resource_from_row(row)
+    resource = resource_from_row(row)
+    tagged(resource, response)
+    return resource
 
 
 @router.post(
@@ -176,11 +200,13 @@ async def get_simulation(simulation_id: str, uow: UnitOfWorkDep) -> SimulationRe
     },
 )
 async def cancel_simulation(
-    simulation_id: str, process: ProcessDep, uow: UnitOfWorkDep
+    simulation_id: str, process: ProcessDep, uow: UnitOfWorkDep, caller: WritingCallerDep
 ) -> SimulationResource:
-    row = await store.find_simulation(uow, simulation_id, for_update=True)
+    row = await access.find_visible(uow, simulation_id, caller, for_update=True)
     if row is None:
         raise not_found("simulation", simulation_id)
+    if not access.may_cancel_as(row, caller):
+        raise forbidden("only the simulation's first requester, or an admin, cancels it")
     if row["status"] == Status.CANCELLED:
         return resource_from_row(row)
     if not may_cancel(row["status"]):

@@ -45,6 +45,7 @@ async def record_dataset(uow: UnitOfWork, dataset: DatasetRegistered, at: dateti
         "year": dataset.year,
         "households": dataset.households,
         "people": dataset.people,
+        "owner": dataset.owner,
         "registered_at": at,
     }
     await _upsert_unless_older(uow, datasets, "dataset_id", "registered_at", values)
@@ -57,6 +58,7 @@ async def record_policy(uow: UnitOfWork, policy: PolicyCreated, at: datetime) ->
         "name": policy.name,
         "sha256": policy.sha256,
         "data": policy.data,
+        "owner": policy.owner,
         "created_at": at,
     }
     await _upsert_unless_older(uow, policies, "policy_id", "created_at", values)

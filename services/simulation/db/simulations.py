@@ -26,9 +26,11 @@ async def insert_simulation(
             dataset_id=request.dataset_id,
             policy_id=request.policy_id,
             baseline_policy_id=request.baseline_policy_id,
-            year=request.year,
+            year=request.first_year,
+            years=request.years if request.years and len(request.years) > 1 else None,
             region=request.region,
             key=key,
+            outputs=request.outputs or None,
         )
         .returning(*simulations.c)
     )
@@ -82,6 +84,10 @@ async def mark_running(
     await _update(
         uow, simulation_id, status=Status.RUNNING.value, started_at=started_at, attempts=attempts
     )
+
+
+async def set_attempts(uow: UnitOfWork, simulation_id: str, attempts: int) -> None:
+    await _update(uow, simulation_id, attempts=attempts)
 
 
 async def mark_completed(

@@ -37,6 +37,7 @@ import hashlib
 import importlib.metadata
 import json
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -45,8 +46,11 @@ import numpy as np
 import pandas as pd
 
 from contracts.results.v1 import (
+    HOUSEHOLD_KEYS,
     HOUSEHOLD_VARIABLES,
+    OPTIONAL_PERSON_KEYS,
     PERSON_VARIABLES,
+    POLICIES,
     household_columns,
     person_columns,
     policy_column,
@@ -55,6 +59,9 @@ from shared.population import ENTITIES, GROUP_ENTITIES, Population
 
 Reform = dict[str, dict[str, Any]]
 
+# policyengine-us computes `race` from `cps_race` and `is_hispanic`, or takes it as given.
+RACE_INPUTS = frozenset({"race", "cps_race"})
+
 
 def reform_hash(data: Reform | None) -> str:
     """SHA-256 of the reform as compact JSON with sorted keys; None hashes as `null`."""
@@ -62,10 +69,16 @@ def reform_hash(data: Reform | None) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+class UnknownOutputs(ValueError):
+    """A requested output is not a policyengine-us variable Fiscus can store per household."""
+
+
 @dataclass(frozen=True)
 class SimulationResults:
-    households: pd.DataFrame  # columns exactly contracts.results.v1.household_columns()
-    people: pd.DataFrame  # columns exactly contracts.results.v1.person_columns()
+    # Columns contracts.results.v1.household_columns(), then the extra outputs per policy.
+    households: pd.DataFrame
+    # Columns contracts.results.v1.person_columns(), then `race` if the dataset has it.
+    people: pd.DataFrame
 
 
 def policyengine_frames(population: Population) -> dict[str, pd.DataFrame]:
@@ -110,6 +123,11 @@ class PopulationEngine:
     def model_version(self) -> str:
         return self._model_version
 
+    @property
+    def systems_cached(self) -> int:
+        """Tax-benefit systems held built: current law and the reforms kept (LRU)."""
+        return 1 + len(self._reformed)
+
     def system_for(self, policy: Reform | None) -> Any:
         """The tax-benefit system of `policy`: built on first use, then kept (LRU)."""
         if not policy:
@@ -139,18 +157,56 @@ class PopulationEngine:
         year: int,
         reform: Reform,
         baseline: Reform | None = None,
+        outputs: Sequence[str] = (),
     ) -> SimulationResults:
-        """Household and person results of `population` in `year` under baseline and reform."""
-        households, people = self._calculate(population, year, reform, baseline)
+        """Household and person results of `population` in `year` under baseline and reform.
+
+        `outputs` names extra policyengine-us variables to store per household and policy
+        (`<policy>_<variable>` after the standard columns; a person's or unit's value is
+        summed over the household). An unknown name raises UnknownOutputs before anything
+        is calculated. People carry `race` when the population gives it or its inputs.
+        """
+        extra = self.check_outputs(outputs)
+        households, people = self._calculate(population, year, reform, baseline, extra)
         # The simulations are garbage now, in reference cycles: free them before the next run.
         gc.collect()
+        extra_columns = [policy_column(p, v) for p in POLICIES for v in extra]
+        race = [key for key in OPTIONAL_PERSON_KEYS if key in people]
         return SimulationResults(
-            households=pd.DataFrame(households, columns=household_columns()),
-            people=pd.DataFrame(people, columns=person_columns()),
+            households=pd.DataFrame(households, columns=[*household_columns(), *extra_columns]),
+            people=pd.DataFrame(people, columns=[*person_columns(), *race]),
         )
 
+    def check_outputs(self, outputs: Sequence[str]) -> list[str]:
+        """The extra outputs not already stored, in order; UnknownOutputs if any is unknown
+        or cannot be summed to a household."""
+        variables = self._baseline_system.variables
+        unknown = sorted({name for name in outputs if name not in variables})
+        if unknown:
+            raise UnknownOutputs(f"unknown policyengine-us variables: {', '.join(unknown)}")
+        unsummable = sorted(
+            {
+                name
+                for name in outputs
+                if variables[name].value_type not in (float, int, bool)
+                and variables[name].entity.key != "household"
+            }
+        )
+        if unsummable:
+            raise UnknownOutputs(
+                "outputs must be numbers or household variables (a person's or unit's "
+                f"category cannot be summed to a household): {', '.join(unsummable)}"
+            )
+        stored = set(HOUSEHOLD_KEYS) | set(HOUSEHOLD_VARIABLES)
+        return list(dict.fromkeys(name for name in outputs if name not in stored))
+
     def _calculate(
-        self, population: Population, year: int, reform: Reform, baseline: Reform | None
+        self,
+        population: Population,
+        year: int,
+        reform: Reform,
+        baseline: Reform | None,
+        outputs: Sequence[str] = (),
     ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         dataset = self._dataset_class(**policyengine_frames(population), time_period=year)
         current_law = self._simulation(dataset, year, None, None)
@@ -178,7 +234,24 @@ class PopulationEngine:
                 people[policy_column(policy, variable)] = self._values(
                     simulation, variable, year, map_to="person"
                 )
+            for variable in outputs:
+                households[policy_column(policy, variable)] = self._output(
+                    simulation, variable, year
+                )
+        if RACE_INPUTS & set(population["person"].columns):
+            people["race"] = np.asarray(
+                baseline_simulation.calculate("race", year, decode_enums=True, use_weights=False)
+            ).astype(str)
         return households, people
+
+    def _output(self, simulation: Any, variable: str, year: int) -> np.ndarray:
+        definition = simulation.tax_benefit_system.variables[variable]
+        if definition.value_type in (float, int, bool):
+            return self._values(simulation, variable, year, map_to="household")
+        values: np.ndarray = np.asarray(
+            simulation.calculate(variable, year, decode_enums=True, use_weights=False)
+        ).astype(str)
+        return values
 
     def warm(self, year: int | None = None) -> None:
         """Calculate one household, so the year's parameters are cached before the first run."""

@@ -27,11 +27,27 @@ class SimulationInputs:
     region: str
     model_version: str
     result_format_version: int
+    # A budget window, first year first; () or (year,) is the one year `year`.
+    years: tuple[int, ...] = ()
+    # Extra policyengine-us variables stored; () is the standard results alone.
+    outputs: tuple[str, ...] = ()
 
 
 def simulation_key(inputs: SimulationInputs) -> str:
-    """SHA-256 (hex) of the inputs in a canonical form; current law is a baseline of its own."""
+    """SHA-256 (hex) of the inputs in a canonical form; current law is a baseline of its own.
+
+    A one-year simulation's canonical form has no `years`, so its key is the one it
+    had before budget windows existed.
+    """
     fields = asdict(inputs)
     fields["baseline_policy_sha256"] = inputs.baseline_policy_sha256 or CURRENT_LAW
+    if tuple(inputs.years) in ((), (inputs.year,)):
+        del fields["years"]
+    else:
+        fields["years"] = list(inputs.years)
+    if inputs.outputs:
+        fields["outputs"] = sorted(set(inputs.outputs))
+    else:
+        del fields["outputs"]
     canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()

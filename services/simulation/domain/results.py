@@ -9,7 +9,14 @@ from typing import Any
 import pandas as pd
 
 from contracts.events.simulation.v1 import ResultFile
-from contracts.results.v1 import HOUSEHOLDS_FILE, PEOPLE_FILE, household_columns, person_columns
+from contracts.results.v1 import (
+    HOUSEHOLDS_FILE,
+    OPTIONAL_PERSON_KEYS,
+    PEOPLE_FILE,
+    POLICIES,
+    household_columns,
+    person_columns,
+)
 from shared.storage import join
 
 
@@ -18,8 +25,13 @@ class ResultShapeError(ValueError):
 
 
 def results_root(storage_root: str, simulation_id: str) -> str:
-    """The folder of one simulation's results: the same on every attempt, so rewrites replace."""
+    """The folder of one simulation's results."""
     return join(storage_root, "results", simulation_id)
+
+
+def partition_root(storage_root: str, simulation_id: str, year: int, partition: int) -> str:
+    """The folder of one partition's results: the same on every attempt, so rewrites replace."""
+    return join(results_root(storage_root, simulation_id), str(year), f"partition-{partition:04d}")
 
 
 def expected_columns(name: str) -> list[str]:
@@ -34,6 +46,9 @@ def check_columns(name: str, frame: pd.DataFrame) -> None:
     """Refuse a table whose columns differ from contracts.results.v1, in name or order."""
     expected = expected_columns(name)
     actual = [str(column) for column in frame.columns]
+    trailing = actual[len(expected) :]
+    if actual[: len(expected)] == expected and all(_optional(name, c) for c in trailing):
+        return
     if actual != expected:
         missing = [c for c in expected if c not in actual]
         extra = [c for c in actual if c not in expected]
@@ -44,6 +59,13 @@ def check_columns(name: str, frame: pd.DataFrame) -> None:
         )
 
 
+def _optional(name: str, column: str) -> bool:
+    """Columns the engine may add after the contract's: extra outputs per policy, `race`."""
+    if name == PEOPLE_FILE:
+        return column in OPTIONAL_PERSON_KEYS
+    return column.startswith(tuple(f"{policy}_" for policy in POLICIES))
+
+
 @dataclass(frozen=True)
 class StoredResult:
     """One written result file."""
@@ -52,13 +74,45 @@ class StoredResult:
     uri: str
     sha256: str
     rows: int
+    year: int | None = None
+    partition: int | None = None
 
     @classmethod
-    def of(cls, name: str, uri: str, data: bytes, rows: int) -> StoredResult:
-        return cls(name=name, uri=uri, sha256=hashlib.sha256(data).hexdigest(), rows=rows)
+    def of(
+        cls,
+        name: str,
+        uri: str,
+        data: bytes,
+        rows: int,
+        *,
+        year: int | None = None,
+        partition: int | None = None,
+    ) -> StoredResult:
+        return cls(
+            name=name,
+            uri=uri,
+            sha256=hashlib.sha256(data).hexdigest(),
+            rows=rows,
+            year=year,
+            partition=partition,
+        )
 
     def as_record(self) -> dict[str, Any]:
-        return {"name": self.name, "uri": self.uri, "sha256": self.sha256, "rows": self.rows}
+        return {
+            "name": self.name,
+            "uri": self.uri,
+            "sha256": self.sha256,
+            "rows": self.rows,
+            "year": self.year,
+            "partition": self.partition,
+        }
 
     def as_event_file(self) -> ResultFile:
-        return ResultFile(uri=self.uri, sha256=self.sha256, rows=self.rows)
+        return ResultFile(
+            uri=self.uri,
+            sha256=self.sha256,
+            rows=self.rows,
+            name=self.name,
+            year=self.year,
+            partition=self.partition,
+        )

@@ -9,19 +9,30 @@ queued ──▶ running ──▶ completed
 
 from __future__ import annotations
 
+import itertools
+import re
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from contracts.events.simulation.v1 import SimulationRequested
 from shared.pagination import Page
 from shared.problems import FieldError
+from shared.states import FIPS_BY_POSTAL_CODE
 
 FIRST_YEAR = 2023
 LAST_YEAR = 2035
+MAX_YEARS = LAST_YEAR - FIRST_YEAR + 1
+MAX_OUTPUTS = 32
+# policyengine-us variable names: lower-case words joined by underscores.
+OUTPUT_NAME = re.compile(r"[a-z][a-z0-9_]{0,127}")
 ID_MAX_LENGTH = 64
+NATIONAL = "us"
+# policyengine-us models the 50 states and DC.
+STATE_CODES: frozenset[str] = frozenset(FIPS_BY_POSTAL_CODE) - {"PR"}
 
 
 class Status(StrEnum):
@@ -84,9 +95,91 @@ class SimulationRequest(BaseModel):
         max_length=ID_MAX_LENGTH,
         description="The policy to compare against; current law when absent.",
     )
-    year: int = Field(ge=FIRST_YEAR, le=LAST_YEAR)
-    region: Literal["us"] = Field(
-        default="us", description="The households simulated; only the whole country for now."
+    year: int | None = Field(
+        default=None,
+        ge=FIRST_YEAR,
+        le=LAST_YEAR,
+        description="The year simulated; with `years`, its first year.",
+    )
+    years: list[int] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_YEARS,
+        validate_default=True,
+        description=f"A budget window: years in increasing order, {FIRST_YEAR} to {LAST_YEAR}.",
+    )
+    region: str = Field(
+        default=NATIONAL,
+        description="`us` for the whole dataset, or a state's postal code (`CA`): only that "
+        "state's households are simulated.",
+    )
+    outputs: list[str] = Field(
+        default=[],
+        max_length=MAX_OUTPUTS,
+        description="Extra policyengine-us variables to store per household and policy, for "
+        "custom aggregates and the raw results. Names are checked against the model by the "
+        "worker: an unknown one fails the simulation, naming it.",
+    )
+
+    @field_validator("outputs")
+    @classmethod
+    def _outputs_are_variable_names(cls, outputs: list[str]) -> list[str]:
+        malformed = [name for name in outputs if not OUTPUT_NAME.fullmatch(name)]
+        if malformed:
+            raise ValueError(f"not policyengine-us variable names: {malformed}")
+        return list(dict.fromkeys(outputs))
+
+    @field_validator("years")
+    @classmethod
+    def _years_in_order_and_range(
+        cls, years: list[int] | None, info: ValidationInfo
+    ) -> list[int] | None:
+        year = info.data.get("year")
+        if years is None:
+            if year is None and "year" not in info.data:
+                return None  # `year` itself was invalid: that error is the one to show
+            if year is None:
+                raise ValueError("give `year` or `years`")
+            return None
+        if year is not None and year != years[0]:
+            raise ValueError("`year`, when given, must be the first of `years`")
+        outside = [y for y in years if not FIRST_YEAR <= y <= LAST_YEAR]
+        if outside:
+            raise ValueError(f"years must lie in {FIRST_YEAR}..{LAST_YEAR}, not {outside}")
+        if any(later <= earlier for earlier, later in itertools.pairwise(years)):
+            raise ValueError("years must be increasing, each year once")
+        return years
+
+    @field_validator("region")
+    @classmethod
+    def _known_region(cls, region: str) -> str:
+        if region.lower() == NATIONAL:
+            return NATIONAL
+        if region.upper() in STATE_CODES:
+            return region.upper()
+        raise ValueError(f"region must be `us` or a state's postal code, not {region!r}")
+
+    @property
+    def first_year(self) -> int:
+        return self.years[0] if self.years else self.year  # type: ignore[return-value]
+
+    @property
+    def window(self) -> list[int]:
+        """Every year simulated, first year first."""
+        return list(self.years) if self.years else [self.first_year]
+
+
+def requested_event(simulation_id: str, request: SimulationRequest) -> SimulationRequested:
+    """The `simulation.requested` payload announcing an accepted request."""
+    return SimulationRequested(
+        simulation_id=simulation_id,
+        dataset_id=request.dataset_id,
+        policy_id=request.policy_id,
+        baseline_policy_id=request.baseline_policy_id,
+        year=request.first_year,
+        years=request.window,
+        region=request.region,
+        outputs=request.outputs,
     )
 
 
@@ -121,6 +214,45 @@ class ResultFileResource(BaseModel):
     uri: str
     sha256: str
     rows: int
+    year: int | None = None
+    partition: int | None = None
+
+
+class Progress(BaseModel):
+    """How far a running simulation is; the estimate extrapolates the households done."""
+
+    partitions_done: int
+    partitions_total: int
+    households_done: int
+    households_total: int
+    elapsed_seconds: float
+    estimated_seconds_left: float | None = None
+
+
+def estimated_seconds_left(elapsed: float, done: int, total: int) -> float | None:
+    """Time left at the rate so far; None before anything is done."""
+    if done <= 0:
+        return None
+    return max(0.0, elapsed * (total - done) / done)
+
+
+def progress_of(row: Mapping[Any, Any], now: datetime) -> Progress | None:
+    """The progress of a planned simulation (None before a worker planned it)."""
+    if row.get("partitions_total") is None or row["started_at"] is None:
+        return None
+    end = row["completed_at"] or row["cancelled_at"] or now
+    elapsed = max(0.0, (end - row["started_at"]).total_seconds())
+    done, total = row["households_done"], row["households_total"]
+    return Progress(
+        partitions_done=row["partitions_done"],
+        partitions_total=row["partitions_total"],
+        households_done=done,
+        households_total=total,
+        elapsed_seconds=round(elapsed, 3),
+        estimated_seconds_left=None
+        if Status(row["status"]) in FINISHED
+        else estimated_seconds_left(elapsed, done, total),
+    )
 
 
 class Timings(BaseModel):
@@ -139,11 +271,12 @@ class SimulationResource(BaseModel):
     policy_id: str
     baseline_policy_id: str | None
     year: int
+    years: list[int] = Field(description="Every year simulated, first year first.")
     region: str
     key: str | None = Field(
         default=None,
         description="The content address: SHA-256 over the dataset's and policies' hashes, "
-        "year, region, model and result-format versions.",
+        "years, region, model and result-format versions.",
     )
     created_at: datetime
     started_at: datetime | None = None
@@ -154,13 +287,17 @@ class SimulationResource(BaseModel):
     timings: Timings | None = None
     model_version: str | None = None
     dataset_sha256: str | None = None
+    progress: Progress | None = Field(
+        default=None, description="Partitions and households done, once a worker planned it."
+    )
+    outputs: list[str] = Field(default=[], description="Extra variables stored per household.")
 
 
 class SimulationPage(Page[SimulationResource]):
     """One page of simulations, newest first; pass `next_cursor` back for the next page."""
 
 
-def resource_from_row(row: Mapping[Any, Any]) -> SimulationResource:
+def resource_from_row(row: Mapping[Any, Any], now: datetime | None = None) -> SimulationResource:
     """Shape a `simulations` row for the API: error and results only when they exist."""
     error = (
         SimulationError(type=row["error_type"], reason=row["error_reason"] or "")
@@ -174,6 +311,7 @@ def resource_from_row(row: Mapping[Any, Any]) -> SimulationResource:
         policy_id=row["policy_id"],
         baseline_policy_id=row["baseline_policy_id"],
         year=row["year"],
+        years=row.get("years") or [row["year"]],
         region=row["region"],
         key=row["key"],
         created_at=row["created_at"],
@@ -187,4 +325,6 @@ def resource_from_row(row: Mapping[Any, Any]) -> SimulationResource:
         timings=Timings.model_validate(row["timings"]) if row["timings"] is not None else None,
         model_version=row["model_version"],
         dataset_sha256=row["dataset_sha256"],
+        progress=progress_of(row, now or datetime.now(UTC)),
+        outputs=row.get("outputs") or [],
     )

@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
-from typing import Any, Protocol
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, Protocol, TypeVar
 
 import pandas as pd
 
@@ -39,38 +39,56 @@ class SimulationEngine(Protocol):
     def model_version(self) -> str: ...
 
     def run(
-        self, population: Population, year: int, reform: Reform, baseline: Reform | None = None
+        self,
+        population: Population,
+        year: int,
+        reform: Reform,
+        baseline: Reform | None = None,
+        outputs: Sequence[str] = (),
     ) -> EngineResults: ...
 
 
 EngineFactory = Callable[[], SimulationEngine]
 
 
-class WarmEngine:
-    """Builds the engine once in a thread; handlers wait for it, readiness reports it."""
+class BuiltEngine(Protocol):
+    @property
+    def model_version(self) -> str: ...
+
+
+EngineT = TypeVar("EngineT", bound=BuiltEngine)
+
+
+class WarmEngine(Generic[EngineT]):
+    """Builds an engine once in a thread; handlers wait for it, readiness reports it."""
 
     def __init__(
-        self, factory: EngineFactory, on_failure: Callable[[BaseException], None] | None = None
+        self,
+        factory: Callable[[], EngineT],
+        on_failure: Callable[[BaseException], None] | None = None,
+        name: str = "population engine",
     ) -> None:
         self._factory = factory
         self._on_failure = on_failure
-        self._task: asyncio.Task[SimulationEngine] | None = None
+        self._name = name
+        self._task: asyncio.Task[EngineT] | None = None
 
     async def start(self) -> None:
         if self._task is None:
-            self._task = asyncio.create_task(self._build(), name="engine-build")
+            self._task = asyncio.create_task(self._build(), name=f"{self._name} build")
 
-    async def _build(self) -> SimulationEngine:
+    async def _build(self) -> EngineT:
         started = time.perf_counter()
         try:
             engine = await asyncio.to_thread(self._factory)
         except Exception as exc:
-            log.critical("building the population engine failed", exc_info=True)
+            log.critical("building the %s failed", self._name, exc_info=True)
             if self._on_failure is not None:
                 self._on_failure(exc)
             raise
         log.info(
-            "population engine ready",
+            "%s ready",
+            self._name,
             extra={
                 "seconds": round(time.perf_counter() - started, 3),
                 "model_version": engine.model_version,
@@ -78,19 +96,24 @@ class WarmEngine:
         )
         return engine
 
-    async def get(self) -> SimulationEngine:
-        """The engine, once built; raises what the build raised."""
+    async def get(self) -> EngineT:
+        """The engine, once built; raises what the build raised.
+
+        Consumers start before the process's start hooks, so a message can arrive
+        before `start()` was called: the build then starts here.
+        """
         if self._task is None:
-            raise RuntimeError("the engine was not started")
+            await self.start()
+        assert self._task is not None
         # A cancelled handler must not cancel the build other handlers wait for.
         return await asyncio.shield(self._task)
 
     async def check(self) -> None:
         """Readiness: ready only with a built engine."""
         if self._task is None or not self._task.done():
-            raise RuntimeError("the population engine is being built")
+            raise RuntimeError(f"the {self._name} is being built")
         if self._task.cancelled():
-            raise RuntimeError("building the population engine was cancelled")
+            raise RuntimeError(f"building the {self._name} was cancelled")
         error = self._task.exception()
         if error is not None:
-            raise RuntimeError(f"building the population engine failed: {error!r}")
+            raise RuntimeError(f"building the {self._name} failed: {error!r}")

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Header, Path, Request, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 
 from contracts.envelope import CloudEvent
 from contracts.events.webhook.v1 import WebhookTest
@@ -27,14 +27,17 @@ from services.webhooks.api.models import (
     NewEndpoint,
 )
 from services.webhooks.db.tables import attempts, deliveries, endpoints
-from services.webhooks.domain.endpoints import Caller, caller_of, unknown_event_types
+from services.webhooks.domain.endpoints import unknown_event_types
 from services.webhooks.domain.signing import new_secret
 from services.webhooks.handlers.delivery.guard import RefusedTarget, checked_address
 from services.webhooks.handlers.delivery.scheduling import enqueue, enqueue_body
 from shared.db import UnitOfWork
+from shared.etags import PRECONDITION_RESPONSES, IfMatchHeader, require_match, tagged
 from shared.pagination import DEFAULT_PAGE, PageCursor, PageLimit, newest_first, position_of
+from shared.principals import Caller, caller_of
 from shared.problems import FieldError, ProblemError, invalid, not_found, openapi_problem
 from shared.service import UnitOfWorkDep
+from shared.sorting import NEWEST_FIRST, Sort, in_order
 
 router = APIRouter(
     prefix="/api/v1/webhooks",
@@ -49,6 +52,7 @@ EndpointId = Annotated[str, Path(max_length=64)]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: openapi_problem("No such endpoint of the caller")
 }
+PRECONDITIONS = {**NOT_FOUND, **PRECONDITION_RESPONSES}
 TEST_MESSAGE = "A test delivery from Fiscus; it needs no action."
 
 
@@ -129,7 +133,9 @@ def checked_event_types(event_types: list[str]) -> list[str]:
 async def owned_endpoint(
     uow: UnitOfWork, caller: Caller, endpoint_id: str, *, lock: bool = False
 ) -> sa.RowMapping:
-    statement = sa.select(endpoints).where(endpoints.c.id == endpoint_id)
+    statement = sa.select(endpoints).where(
+        endpoints.c.id == endpoint_id, endpoints.c.deleted_at.is_(None)
+    )
     if lock:
         statement = statement.with_for_update()
     row = (await uow.execute(statement)).first()
@@ -144,7 +150,7 @@ def wake_deliveries(request: Request) -> None:
 
 @router.post("", status_code=201, summary="Register an endpoint (its secret is shown once)")
 async def create_endpoint(
-    body: NewEndpoint, request: Request, uow: UnitOfWorkDep
+    body: NewEndpoint, request: Request, uow: UnitOfWorkDep, response: Response
 ) -> EndpointWithSecret:
     caller = writing_caller(request.headers.get("x-fiscus-principal"))
     event_types = checked_event_types(body.event_types)
@@ -165,6 +171,7 @@ async def create_endpoint(
         )
     ).one()
     await uow.commit()
+    response.headers["Location"] = f"/api/v1/webhooks/{row.id}"
     return EndpointWithSecret(**endpoint_of(row._mapping).model_dump(), secret=secret)
 
 
@@ -174,28 +181,50 @@ async def list_endpoints(
     uow: UnitOfWorkDep,
     limit: PageLimit = DEFAULT_PAGE,
     cursor: PageCursor = None,
+    sort: Sort = NEWEST_FIRST,
+    enabled: bool | None = None,
+    event_type: Annotated[
+        str | None, Query(max_length=128, description="endpoints subscribed to this type")
+    ] = None,
 ) -> EndpointPage:
     caller = current_caller(request.headers.get("x-fiscus-principal"))
-    statement = sa.select(endpoints)
+    statement = sa.select(endpoints).where(endpoints.c.deleted_at.is_(None))
     if not caller.is_admin:
         statement = statement.where(endpoints.c.owner == caller.key_id)
-    statement = newest_first(statement, endpoints, position_of(cursor)).limit(limit + 1)
+    if enabled is not None:
+        statement = statement.where(endpoints.c.enabled.is_(enabled))
+    if event_type is not None:
+        subscribed = sa.cast([event_type, "*"], endpoints.c.event_types.type)
+        statement = statement.where(endpoints.c.event_types.overlap(subscribed))
+    statement = in_order(statement, endpoints, sort, position_of(cursor)).limit(limit + 1)
     rows = [row._mapping for row in (await uow.execute(statement)).all()]
     return EndpointPage.of_rows(rows, limit, endpoint_of)
 
 
 @router.get("/{endpoint_id}", summary="One of the caller's endpoints", responses=NOT_FOUND)
-async def get_endpoint(endpoint_id: EndpointId, request: Request, uow: UnitOfWorkDep) -> Endpoint:
+async def get_endpoint(
+    endpoint_id: EndpointId, request: Request, uow: UnitOfWorkDep, response: Response
+) -> Endpoint:
     caller = current_caller(request.headers.get("x-fiscus-principal"))
-    return endpoint_of(await owned_endpoint(uow, caller, endpoint_id))
+    endpoint = endpoint_of(await owned_endpoint(uow, caller, endpoint_id))
+    tagged(endpoint, response)
+    return endpoint
 
 
-@router.patch("/{endpoint_id}", summary="Change an endpoint", responses=NOT_FOUND)
+@router.patch(
+    "/{endpoint_id}", summary="Change an endpoint (If-Match required)", responses=PRECONDITIONS
+)
 async def update_endpoint(
-    endpoint_id: EndpointId, body: EndpointChange, request: Request, uow: UnitOfWorkDep
+    endpoint_id: EndpointId,
+    body: EndpointChange,
+    request: Request,
+    uow: UnitOfWorkDep,
+    response: Response,
+    if_match: IfMatchHeader = None,
 ) -> Endpoint:
     caller = writing_caller(request.headers.get("x-fiscus-principal"))
-    await owned_endpoint(uow, caller, endpoint_id, lock=True)
+    current = await owned_endpoint(uow, caller, endpoint_id, lock=True)
+    require_match(if_match, endpoint_of(current))
     changes: dict[str, Any] = {"updated_at": sa.func.now()}
     if body.event_types is not None:
         changes["event_types"] = checked_event_types(body.event_types)
@@ -218,29 +247,34 @@ async def update_endpoint(
     await uow.commit()
     if body.enabled:
         wake_deliveries(request)
-    return endpoint_of(row._mapping)
+    endpoint = endpoint_of(row._mapping)
+    tagged(endpoint, response)
+    return endpoint
 
 
 @router.delete(
     "/{endpoint_id}",
     status_code=204,
-    summary="Delete an endpoint and its deliveries",
-    responses=NOT_FOUND,
+    summary="Delete an endpoint (If-Match required): it stops receiving events",
+    responses=PRECONDITIONS,
 )
 async def delete_endpoint(
-    endpoint_id: EndpointId, request: Request, uow: UnitOfWorkDep
+    endpoint_id: EndpointId, request: Request, uow: UnitOfWorkDep, if_match: IfMatchHeader = None
 ) -> Response:
     caller = writing_caller(request.headers.get("x-fiscus-principal"))
-    await owned_endpoint(uow, caller, endpoint_id)
-    # Deliveries are locked first, as the delivery loop locks them before their
-    # endpoint: a delivery being sent is waited for, and no lock cycle can form.
+    current = await owned_endpoint(uow, caller, endpoint_id, lock=True)
+    require_match(if_match, endpoint_of(current))
+    # Soft: disabled, so that no delivery is queued or sent to it again; its log stays.
     await uow.execute(
-        sa.select(deliveries.c.id).where(deliveries.c.endpoint_id == endpoint_id).with_for_update()
+        endpoints.update()
+        .where(endpoints.c.id == endpoint_id)
+        .values(
+            deleted_at=sa.func.now(),
+            updated_at=sa.func.now(),
+            enabled=False,
+            disabled_reason="deleted",
+        )
     )
-    of_endpoint = sa.select(deliveries.c.id).where(deliveries.c.endpoint_id == endpoint_id)
-    await uow.execute(attempts.delete().where(attempts.c.delivery_id.in_(of_endpoint)))
-    await uow.execute(deliveries.delete().where(deliveries.c.endpoint_id == endpoint_id))
-    await uow.execute(endpoints.delete().where(endpoints.c.id == endpoint_id))
     await uow.commit()
     return Response(status_code=204)
 

@@ -28,6 +28,8 @@ endpoints = sa.Table(
     sa.Column("enabled", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Column("disabled_reason", sa.Text),
     sa.Column("consecutive_failures", sa.Integer, nullable=False, server_default="0"),
+    # Soft delete: a deleted endpoint is disabled, gone from the API, and its log kept.
+    sa.Column("deleted_at", sa.DateTime(timezone=True)),
     _timestamp("created_at"),
     _timestamp("updated_at"),
 )

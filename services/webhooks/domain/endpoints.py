@@ -1,9 +1,8 @@
-"""Who owns an endpoint and which events it may subscribe to."""
+"""Which events an endpoint may subscribe to (who owns it: shared.principals)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from contracts.catalog import PAYLOAD_BY_TYPE
 
@@ -14,31 +13,6 @@ ALL_EVENTS = "*"
 SUBSCRIBABLE_EVENT_TYPES: tuple[str, ...] = tuple(
     sorted(t for t in PAYLOAD_BY_TYPE if not t.startswith("webhook."))
 )
-
-
-@dataclass(frozen=True)
-class Caller:
-    """The API key a request comes from, as the gateway names it."""
-
-    key_id: str
-    role: str
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role == "admin"
-
-    def may_see(self, owner: str) -> bool:
-        return self.is_admin or owner == self.key_id
-
-
-def caller_of(header: str | None) -> Caller | None:
-    """The caller named by an `x-fiscus-principal: <key_id>:<role>` header."""
-    if not header:
-        return None
-    key_id, separator, role = header.rpartition(":")
-    if not separator or not key_id or not role:
-        return None
-    return Caller(key_id=key_id, role=role)
 
 
 def unknown_event_types(event_types: Sequence[str]) -> list[str]:

@@ -21,7 +21,9 @@ from services.webhooks.db.tables import attempts, deliveries, endpoints
 from services.webhooks.domain.schedule import retry_delay
 from services.webhooks.handlers.delivery.sender import AttemptOutcome, attempt, http_client
 from shared.db import Database, UnitOfWork
+from shared.metrics import WEBHOOK_DELIVERIES
 from shared.settings import Settings
+from shared.tracing import span_in_event_trace
 
 log = logging.getLogger(__name__)
 
@@ -85,19 +87,7 @@ class DeliveryLoop:
             ).all()
             if not rows:
                 return 0
-            outcomes = await asyncio.gather(
-                *(
-                    attempt(
-                        client,
-                        self._settings,
-                        url=row.url,
-                        secret=row.secret,
-                        message_id=row.event_id,
-                        body=row.body,
-                    )
-                    for row in rows
-                )
-            )
+            outcomes = await asyncio.gather(*(self._attempt(client, row) for row in rows))
             # Endpoint rows are updated in one order in every process: no deadlocks.
             for row, outcome in sorted(
                 zip(rows, outcomes, strict=True), key=lambda p: (p[0].endpoint_id, p[0].id)
@@ -105,6 +95,28 @@ class DeliveryLoop:
                 await self._record(uow, row, outcome)
             await uow.commit()
             return len(rows)
+
+    async def _attempt(self, client: httpx.AsyncClient, row: Any) -> AttemptOutcome:
+        """One attempt, traced in the trace of the event it delivers, counted by outcome."""
+        with span_in_event_trace(
+            "deliver webhook",
+            row.body,
+            {"messaging.message.id": row.event_id, "fiscus.webhook.endpoint": row.endpoint_id},
+        ) as span:
+            outcome = await attempt(
+                client,
+                self._settings,
+                url=row.url,
+                secret=row.secret,
+                message_id=row.event_id,
+                body=row.body,
+            )
+            result = "succeeded" if outcome.succeeded else "gone" if outcome.gone else "failed"
+            span.set_attribute("fiscus.webhook.outcome", result)
+            if outcome.status_code is not None:
+                span.set_attribute("http.response.status_code", outcome.status_code)
+        WEBHOOK_DELIVERIES.labels(result).inc()
+        return outcome
 
     async def _record(self, uow: UnitOfWork, row: Any, outcome: AttemptOutcome) -> None:
         await uow.execute(

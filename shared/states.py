@@ -1,4 +1,4 @@
-"""US state FIPS codes, as policyengine-us maps `state_fips` to a state."""
+"""US state FIPS codes and postal codes, as policyengine-us maps `state_fips` to a state."""
 
 from __future__ import annotations
 
@@ -11,3 +11,5 @@ POSTAL_CODE_BY_FIPS: dict[int, str] = {
     46: "SD", 47: "TN", 48: "TX", 49: "UT", 50: "VT", 51: "VA", 53: "WA", 54: "WV",
     55: "WI", 56: "WY", 72: "PR",
 }  # fmt: skip
+
+FIPS_BY_POSTAL_CODE: dict[str, int] = {code: fips for fips, code in POSTAL_CODE_BY_FIPS.items()}

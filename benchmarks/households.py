@@ -1,0 +1,222 @@
+"""Benchmark: household calculations through the gateway against policyengine-us by hand.
+
+Starts its own gateway, simulation API and households worker (ports from
+FISCUS_BENCH_PORT_BASE, default 18250; database `fiscus_bench`, RabbitMQ vhost
+`fiscus-bench`, both made afresh), and in the same run measures, on this process's
+warm policyengine-us:
+
+1. latency: p50 of `POST /api/v1/households/calculate` through the gateway
+   ÷ p50 of a direct warm `policyengine_us.Simulation(situation=...)` computing the
+   same (default) variables;
+2. throughput: 50 distinct households sent at once through the gateway
+   ÷ the same 50 computed one after another directly.
+
+Prints both ratios (targets: latency ≤ 1.2, throughput ≥ 10). Run: `make bench`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+
+from services.simulation.domain.households import DEFAULT_VARIABLES  # noqa: E402
+from shared import migrations  # noqa: E402
+from shared.settings import Settings  # noqa: E402
+from tests.conftest import MIGRATED_SERVICES, reset_vhost  # noqa: E402
+
+YEAR = "2026"
+STATES = ["CA", "TX", "NY", "FL", "IL", "PA", "OH", "GA", "NC", "MI"]
+
+
+def household(number: int) -> dict[str, Any]:
+    """A distinct household: earnings, state and children vary with `number`."""
+    adults = 1 + number % 2
+    children = number % 4
+    people: dict[str, Any] = {}
+    for index in range(adults):
+        people[f"adult{index}"] = {
+            "age": {YEAR: 25 + (number * 7 + index) % 40},
+            "employment_income": {YEAR: 8_000 + 3_750 * number + 20_000 * index},
+        }
+    for index in range(children):
+        people[f"child{index}"] = {
+            "age": {YEAR: 1 + (number + 3 * index) % 16},
+            "employment_income": {YEAR: 0},
+        }
+    members = list(people)
+    return {
+        "people": people,
+        "tax_units": {"tax_unit": {"members": members}},
+        "households": {"home": {"members": members, "state_code": {YEAR: STATES[number % 10]}}},
+    }
+
+
+def direct_call(simulation_class: Any, situation: dict[str, Any]) -> None:
+    simulation = simulation_class(situation=situation)
+    for variable in DEFAULT_VARIABLES:
+        simulation.calculate(variable, YEAR)
+
+
+def wait_ready(url: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=3) as answer:
+                if answer.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.5)
+    raise SystemExit(f"{url} not ready in {timeout:.0f} s")
+
+
+def start_stack(port_base: int, log_dir: Path) -> tuple[list[subprocess.Popen[bytes]], str]:
+    settings = Settings(
+        database_url="postgresql+asyncpg://postgres@127.0.0.1:5432/fiscus_bench",
+        amqp_url="amqp://guest:guest@127.0.0.1:5672/fiscus-bench",
+    )
+    reset_vhost("fiscus-bench")
+
+    async def fresh_schemas() -> None:
+        await migrations.ensure_database(settings.database_url)
+        for service in MIGRATED_SERVICES:
+            await migrations.drop_service_schema(settings.database_url, service)
+
+    asyncio.run(fresh_schemas())
+    migrations.upgrade(MIGRATED_SERVICES, settings)
+    admin_key = "fk_bench_" + secrets.token_urlsafe(24)
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("FISCUS_")}
+    environment.update(
+        FISCUS_DATABASE_URL=settings.database_url,
+        FISCUS_AMQP_URL=settings.amqp_url,
+        FISCUS_ADMIN_API_KEY=admin_key,
+        FISCUS_REDIS_KEY_PREFIX=f"fiscus-bench-{secrets.token_hex(4)}",
+        FISCUS_DEFAULT_RATE_LIMIT="100000/minute",
+        FISCUS_DATA_DIR=str(log_dir / "data"),
+        FISCUS_GATEWAY_PORT=str(port_base),
+        FISCUS_DATASET_PORT=str(port_base + 1),
+        FISCUS_POLICY_PORT=str(port_base + 2),
+        FISCUS_SIMULATION_PORT=str(port_base + 3),
+        FISCUS_AGGREGATION_PORT=str(port_base + 4),
+        FISCUS_WEBHOOKS_PORT=str(port_base + 5),
+        FISCUS_HOUSEHOLDS_PORT=str(port_base + 12),
+        FISCUS_LOG_LEVEL="WARNING",
+    )
+    commands = {
+        "gateway": ["services.gateway.main"],
+        "simulation": ["services.simulation.main", "api"],
+        "households": ["services.simulation.main", "households"],
+    }
+    processes = []
+    for name, command in commands.items():
+        log = open(log_dir / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, "-m", *command], cwd=ROOT, env=environment, stdout=log, stderr=log
+            )
+        )
+    return processes, admin_key
+
+
+async def through_gateway(
+    gateway: str, key: str, bodies: list[dict[str, Any]], concurrently: bool
+) -> list[float]:
+    """Seconds each call took (all at once, or one after another)."""
+    headers = {"Authorization": f"Bearer {key}"}
+    limits = httpx.Limits(max_connections=100)
+    async with httpx.AsyncClient(
+        base_url=gateway, headers=headers, timeout=120, limits=limits
+    ) as client:
+
+        async def one(body: dict[str, Any]) -> float:
+            started = time.perf_counter()
+            answer = await client.post("/api/v1/households/calculate", json=body)
+            answer.raise_for_status()
+            return time.perf_counter() - started
+
+        if concurrently:
+            return list(await asyncio.gather(*(one(body) for body in bodies)))
+        return [await one(body) for body in bodies]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=15, help="calls per latency sample")
+    parser.add_argument("--households", type=int, default=50)
+    args = parser.parse_args()
+    port_base = int(os.environ.get("FISCUS_BENCH_PORT_BASE", "18250"))
+    gateway = f"http://127.0.0.1:{port_base}"
+    with tempfile.TemporaryDirectory() as folder:
+        processes, key = start_stack(port_base, Path(folder))
+        try:
+            started = time.perf_counter()
+            import policyengine_us
+
+            print(f"import policyengine_us: {time.perf_counter() - started:.1f} s")
+            wait_ready(f"http://127.0.0.1:{port_base + 12}/readyz", 600)
+            wait_ready(f"http://127.0.0.1:{port_base + 3}/readyz", 60)
+            wait_ready(f"http://127.0.0.1:{port_base}/healthz", 60)
+            run(policyengine_us.Simulation, gateway, key, args.calls, args.households)
+        except BaseException:
+            for log in sorted(Path(folder).glob("*.log")):
+                print(f"--- {log.name} ---\n{log.read_text(errors='replace')[-3000:]}")
+            raise
+        finally:
+            for process in processes:
+                process.terminate()
+            for process in processes:
+                process.wait(timeout=30)
+
+
+def run(simulation_class: Any, gateway: str, key: str, calls: int, count: int) -> None:
+    one = household(7)
+    for _ in range(3):  # warm: the year's parameters, caches
+        direct_call(simulation_class, one)
+    asyncio.run(through_gateway(gateway, key, [{"household": one}] * 3, concurrently=False))
+
+    direct = []
+    for _ in range(calls):
+        started = time.perf_counter()
+        direct_call(simulation_class, one)
+        direct.append(time.perf_counter() - started)
+    fiscus = asyncio.run(through_gateway(gateway, key, [{"household": one}] * calls, False))
+    direct_p50, fiscus_p50 = statistics.median(direct), statistics.median(fiscus)
+    print(
+        f"household latency p50: direct {direct_p50 * 1000:.0f} ms, "
+        f"via gateway {fiscus_p50 * 1000:.0f} ms"
+    )
+    print(f"  ratio gateway ÷ direct: {fiscus_p50 / direct_p50:.2f}   (target ≤ 1.2)")
+
+    households = [household(n) for n in range(count)]
+    started = time.perf_counter()
+    for situation in households:
+        direct_call(simulation_class, situation)
+    sequential = time.perf_counter() - started
+    started = time.perf_counter()
+    asyncio.run(through_gateway(gateway, key, [{"household": h} for h in households], True))
+    concurrent = time.perf_counter() - started
+    print(
+        f"{count} distinct households: direct one by one {sequential:.1f} s, "
+        f"via gateway all at once {concurrent:.1f} s"
+    )
+    print(f"  throughput ratio gateway ÷ direct: {sequential / concurrent:.1f}   (target ≥ 10)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+"""`POST /api/v1/simulations/batch`: many simulations in one request.
+
+Every item is checked first (its fields, then its dataset and policies), and errors
+are reported at once, each at `simulations[<index>].<field>`; then nothing is
+submitted. A valid batch submits its items in order, each exactly as `POST
+/api/v1/simulations` would: a new simulation (202) or the existing equal one (200),
+an earlier item of the same batch included.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from services.simulation.api.routes import PATH, _wait_for_inputs, create_simulation
+from services.simulation.domain.simulations import SimulationRequest, SimulationResource
+from shared.principals import WritingCallerDep
+from shared.problems import FieldError, invalid, openapi_problem
+from shared.service import ProcessDep
+
+MAX_BATCH = 100
+# How many simulations the batch created, for the gateway's daily quota.
+ACCEPTED_HEADER = "Fiscus-Simulations-Accepted"
+
+router = APIRouter(prefix=PATH, tags=["simulations"])
+
+
+class SimulationBatch(BaseModel):
+    """Simulations to request together, e.g. one dataset under twenty reforms."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    simulations: list[dict[str, Any]] = Field(
+        min_length=1,
+        max_length=MAX_BATCH,
+        description="Each item is the body of `POST /api/v1/simulations`.",
+        json_schema_extra={"items": {"$ref": "#/components/schemas/SimulationRequest"}},
+    )
+
+
+class BatchItem(BaseModel):
+    """What became of one item: a new simulation (202) or an existing equal one (200)."""
+
+    index: int
+    status: int = Field(description="202: a new simulation; 200: an equal one existed")
+    simulation: SimulationResource
+
+
+class BatchResult(BaseModel):
+    """The items in the order sent."""
+
+    items: list[BatchItem]
+    accepted: int = Field(description="New simulations (items answered 202)")
+    existing: int = Field(description="Items answered with an existing simulation (200)")
+
+
+def _field(index: int, location: tuple[int | str, ...]) -> str:
+    path = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in location)
+    return f"simulations[{index}]{path}"
+
+
+def checked_items(batch: SimulationBatch) -> list[SimulationRequest]:
+    """Every item as a request; a 422 problem listing every invalid field otherwise."""
+    requests: list[SimulationRequest] = []
+    errors: list[FieldError] = []
+    for index, item in enumerate(batch.simulations):
+        try:
+            requests.append(SimulationRequest.model_validate(item))
+        except ValidationError as exc:
+            errors.extend(
+                FieldError(field=_field(index, tuple(e["loc"])), message=e["msg"])
+                for e in exc.errors()
+            )
+    if errors:
+        raise invalid(errors)
+    return requests
+
+
+@router.post(
+    "/batch",
+    status_code=202,
+    summary="Request many simulations at once",
+    description="Each item runs and dedupes as if submitted alone; the answer gives each "
+    "item's simulation and whether it is new (202) or an existing equal one (200). An "
+    "invalid item refuses the whole batch (422), naming `simulations[<index>].<field>`.",
+    responses={
+        200: {"model": BatchResult, "description": "Every item had an equal simulation"},
+        422: openapi_problem("Invalid items; `errors` names each at its index"),
+    },
+)
+async def create_batch(
+    batch: SimulationBatch, process: ProcessDep, response: Response, caller: WritingCallerDep
+) -> BatchResult:
+    requests = checked_items(batch)
+    missing: list[FieldError] = []
+    for index, request in enumerate(requests):
+        unknown = await _wait_for_inputs(
+            process.database, request, process.settings.projection_wait_seconds, caller
+        )
+        missing.extend(
+            FieldError(field=f"simulations[{index}].{e.field}", message=e.message) for e in unknown
+        )
+    if missing:
+        raise invalid(missing)
+    items: list[BatchItem] = []
+    for index, request in enumerate(requests):
+        answer = Response(status_code=202)
+        simulation = await create_simulation(request, process, answer, caller)
+        items.append(BatchItem(index=index, status=answer.status_code, simulation=simulation))
+    accepted = sum(1 for item in items if item.status == 202)
+    response.status_code = 202 if accepted else 200
+    response.headers[ACCEPTED_HEADER] = str(accepted)
+    return BatchResult(items=items, accepted=accepted, existing=len(items) - accepted)

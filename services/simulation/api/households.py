@@ -1,0 +1,96 @@
+"""`POST /api/v1/households/calculate`: one household, calculated by a warm households worker."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from services.simulation.api.household_calls import HouseholdCalls
+from services.simulation.db import projections
+from services.simulation.domain.households import DEFAULT_VARIABLES
+from shared.principals import CallerDep
+from shared.problems import FieldError, ProblemError, invalid, openapi_problem
+from shared.service import ProcessDep
+
+PATH = "/api/v1/households"
+
+router = APIRouter(prefix=PATH, tags=["households"])
+
+
+class HouseholdCalculationRequest(BaseModel):
+    """The body of `POST /api/v1/households/calculate`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    household: dict[str, Any] = Field(
+        description="PolicyEngine's household JSON: people, tax_units, families, spm_units, "
+        'households, marital_units; values keyed by period; `{"2026": null}` asks for a value.'
+    )
+    policy: dict[str, dict[str, Any]] | None = Field(
+        default=None, description="A reform in PolicyEngine's format; current law when absent."
+    )
+    policy_id: str | None = Field(
+        default=None, min_length=1, max_length=200, description="A stored policy, instead."
+    )
+    variables: list[str] | None = Field(
+        default=None,
+        max_length=200,
+        description="Variables to calculate at the household's latest year; "
+        f"by default {', '.join(DEFAULT_VARIABLES)}.",
+    )
+
+    @model_validator(mode="after")
+    def _one_policy(self) -> HouseholdCalculationRequest:
+        if self.policy is not None and self.policy_id is not None:
+            raise ValueError("give either policy or policy_id, not both")
+        return self
+
+
+class HouseholdCalculation(BaseModel):
+    """The household as sent, with the calculated values in place."""
+
+    household: dict[str, Any]
+    model_version: str
+
+
+def _calls(request: Request) -> HouseholdCalls:
+    calls: HouseholdCalls = request.app.state.household_calls
+    return calls
+
+
+@router.post(
+    "/calculate",
+    summary="Calculate a household's taxes and benefits",
+    response_model=HouseholdCalculation,
+    responses={
+        422: openapi_problem("Malformed household, unknown variable or policy"),
+        503: openapi_problem("The broker is unreachable"),
+        504: openapi_problem("No households worker answered in time"),
+    },
+)
+async def calculate_household(
+    body: HouseholdCalculationRequest, request: Request, process: ProcessDep, caller: CallerDep
+) -> HouseholdCalculation:
+    policy = body.policy
+    if body.policy_id is not None:
+        # A short transaction of its own: no connection is held while the worker calculates.
+        async with process.database.unit_of_work() as uow:
+            stored = await projections.find_policy(uow, body.policy_id)
+        if stored is None:
+            raise invalid([FieldError(field="policy_id", message="no such policy")])
+        policy = stored.data
+    reply = await _calls(request).call(
+        {"household": body.household, "policy": policy, "variables": body.variables}
+    )
+    status = reply.get("status")
+    if status == 200:
+        return HouseholdCalculation(
+            household=reply["household"], model_version=reply["model_version"]
+        )
+    errors = [FieldError.model_validate(e) for e in reply.get("errors", [])]
+    if status == 422:
+        raise invalid(errors)
+    detail = "; ".join(f"{e.field}: {e.message}" for e in errors) or "the calculation failed"
+    raise ProblemError(500, "Internal Server Error", detail)

@@ -1,0 +1,127 @@
+"""Who may read which simulation (its requesters, and every admin), and which datasets
+and policies a caller may run one on (their own, and those everyone may use).
+
+A simulation is content-addressed, so two callers asking for the same thing share one
+simulation: the first is its owner, every caller answered with it is a requester and
+may read it. Only its owner (or an admin) may cancel it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import RowMapping
+
+from services.simulation.db.tables import datasets, policies, simulations
+from shared.db import UnitOfWork
+from shared.pagination import Position
+from shared.principals import Caller
+from shared.sorting import NEWEST_FIRST, in_order
+
+
+def _requested_by(key_id: str) -> sa.ColumnElement[bool]:
+    return simulations.c.requesters.contains(sa.cast([key_id], simulations.c.requesters.type))
+
+
+def visible_to(caller: Caller) -> sa.ColumnElement[bool]:
+    if caller.is_admin or caller.key_id is None:
+        return sa.true()
+    return _requested_by(caller.key_id)
+
+
+async def find_visible(
+    uow: UnitOfWork, simulation_id: str, caller: Caller, *, for_update: bool = False
+) -> RowMapping | None:
+    statement = sa.select(simulations).where(simulations.c.id == simulation_id, visible_to(caller))
+    if for_update:
+        statement = statement.with_for_update()
+    return (await uow.execute(statement)).mappings().first()
+
+
+async def list_visible(
+    uow: UnitOfWork,
+    caller: Caller,
+    *,
+    limit: int,
+    after: Position | None = None,
+    sort: str = NEWEST_FIRST,
+    status: str | None = None,
+    dataset_id: str | None = None,
+    policy_id: str | None = None,
+    year: int | None = None,
+) -> Sequence[RowMapping]:
+    """The caller's simulations in `sort` order, from just after the position `after`."""
+    statement = sa.select(simulations).where(visible_to(caller))
+    for column, value in (
+        (simulations.c.status, status),
+        (simulations.c.dataset_id, dataset_id),
+        (simulations.c.policy_id, policy_id),
+        (simulations.c.year, year),
+    ):
+        if value is not None:
+            statement = statement.where(column == value)
+    statement = in_order(statement, simulations, sort, after).limit(limit)
+    return (await uow.execute(statement)).mappings().all()
+
+
+async def add_requester(uow: UnitOfWork, simulation_id: str, caller: Caller) -> None:
+    """Let `caller` read the simulation; the first requester becomes its owner."""
+    if caller.key_id is None:
+        return
+    requesters = simulations.c.requesters
+    await uow.execute(
+        simulations.update()
+        .where(simulations.c.id == simulation_id, sa.not_(_requested_by(caller.key_id)))
+        .values(
+            requesters=sa.func.array_append(requesters, caller.key_id),
+            owner=sa.func.coalesce(simulations.c.owner, caller.key_id),
+        )
+    )
+
+
+def may_cancel_as(row: RowMapping, caller: Caller) -> bool:
+    """Cancelling stops the work for every requester: the owner's or an admin's call."""
+    return caller.is_admin or (caller.key_id is not None and row["owner"] == caller.key_id)
+
+
+def _usable(table: sa.Table, caller: Caller) -> sa.ColumnElement[bool]:
+    live = table.c.deleted_at.is_(None)
+    if caller.is_admin:
+        return live
+    return sa.and_(live, sa.or_(table.c.owner.is_(None), table.c.owner == caller.key_id))
+
+
+async def usable_datasets(uow: UnitOfWork, dataset_ids: Iterable[str], caller: Caller) -> set[str]:
+    """The datasets of `dataset_ids` the caller may simulate: not deleted, and theirs or
+    everyone's; another caller's upload is as unknown as a dataset that does not exist."""
+    rows = await uow.execute(
+        sa.select(datasets.c.dataset_id).where(
+            datasets.c.dataset_id.in_(list(dataset_ids)), _usable(datasets, caller)
+        )
+    )
+    return set(rows.scalars())
+
+
+async def usable_policies(uow: UnitOfWork, policy_ids: Iterable[str], caller: Caller) -> set[str]:
+    """The policies of `policy_ids` the caller may simulate: not deleted, and theirs."""
+    rows = await uow.execute(
+        sa.select(policies.c.policy_id).where(
+            policies.c.policy_id.in_(list(policy_ids)), _usable(policies, caller)
+        )
+    )
+    return set(rows.scalars())
+
+
+async def mark_deleted(
+    uow: UnitOfWork, table: sa.Table, key: str, row_id: str, at: datetime
+) -> bool:
+    """Record a dataset's or policy's deletion; False when it is not projected (yet)."""
+    result = await uow.execute(
+        table.update()
+        .where(table.c[key] == row_id)
+        .values(deleted_at=sa.func.coalesce(table.c.deleted_at, at))
+        .returning(table.c[key])
+    )
+    return result.first() is not None

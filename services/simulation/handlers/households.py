@@ -1,0 +1,250 @@
+"""The households worker: household calculations over RabbitMQ request/reply, micro-batched.
+
+The simulation API publishes each calculation to the queue `simulation.households`
+with a `reply_to` queue and a correlation id. A worker takes messages only once
+its engine is warm, gathers those that arrive within `household_batch_ms` of the
+first (at most `household_batch_max`), calculates them together (one simulation per
+policy and compatible households, see domain/households.py) in a thread, and answers
+each on its `reply_to` with the same correlation id, then acknowledges it. A worker
+that dies with unacknowledged messages leaves them to another worker.
+
+A reply is JSON: `{"status": 200, "household": {...}, "model_version": "..."}` or
+`{"status": 422 | 500, "errors": [{"field": ..., "message": ...}]}`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import aio_pika
+from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
+from opentelemetry.trace import SpanKind
+
+from services.simulation.domain.engine import reform_hash
+from services.simulation.domain.household_engine import HouseholdOutcome, HouseholdRequest
+from services.simulation.domain.households import InvalidField
+from services.simulation.handlers.warm_engine import WarmEngine
+from shared.metrics import HOUSEHOLD_BATCH_SECONDS, HOUSEHOLD_BATCH_SIZE
+from shared.tracing import context_from, tracer
+
+log = logging.getLogger(__name__)
+
+HOUSEHOLDS_QUEUE = "simulation.households"
+
+Reform = dict[str, dict[str, Any]]
+
+
+class HouseholdCalculator(Protocol):
+    """What the worker needs of domain.household_engine.HouseholdEngine."""
+
+    @property
+    def model_version(self) -> str: ...
+
+    def calculate(
+        self, requests: list[HouseholdRequest], policy: Reform | None
+    ) -> list[HouseholdOutcome]: ...
+
+
+async def declare_households_queue(channel: aio_pika.abc.AbstractChannel) -> Any:
+    """The workers' queue; the API declares it too, so no request is ever unroutable."""
+    return await channel.declare_queue(HOUSEHOLDS_QUEUE, durable=True)
+
+
+@dataclass
+class PendingCalculation:
+    request: HouseholdRequest
+    policy: Reform | None
+    arrived: float
+    answer: asyncio.Future[HouseholdOutcome]
+
+
+class HouseholdBatcher:
+    """Gathers calculations for a few milliseconds and runs them as one batch."""
+
+    def __init__(
+        self, engine: WarmEngine[HouseholdCalculator], window_seconds: float, max_batch: int
+    ) -> None:
+        self._engine = engine
+        self._window = window_seconds
+        self._max_batch = max(1, max_batch)
+        self._queue: asyncio.Queue[PendingCalculation] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="household-batcher")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def calculate(self, request: HouseholdRequest, policy: Reform | None) -> HouseholdOutcome:
+        loop = asyncio.get_running_loop()
+        pending = PendingCalculation(request, policy, loop.time(), loop.create_future())
+        self._queue.put_nowait(pending)
+        return await pending.answer
+
+    async def _run(self) -> None:
+        while True:
+            batch = await self._next_batch()
+            try:
+                await self._calculate(batch)
+            except Exception as exc:
+                log.exception("a household batch failed")
+                failure = HouseholdOutcome(
+                    errors=[InvalidField("household", f"{type(exc).__name__}: {exc}")], status=500
+                )
+                for pending in batch:
+                    if not pending.answer.done():
+                        pending.answer.set_result(failure)
+
+    async def _next_batch(self) -> list[PendingCalculation]:
+        loop = asyncio.get_running_loop()
+        batch = [await self._queue.get()]
+        # Calculations that waited while the previous batch ran join at once.
+        deadline = batch[0].arrived + self._window
+        while len(batch) < self._max_batch:
+            if not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+                continue
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            try:
+                batch.append(await asyncio.wait_for(self._queue.get(), remaining))
+            except TimeoutError:
+                break
+        return batch
+
+    async def _calculate(self, batch: list[PendingCalculation]) -> None:
+        engine = await self._engine.get()
+        by_policy: dict[str, list[PendingCalculation]] = defaultdict(list)
+        for pending in batch:
+            by_policy[reform_hash(pending.policy or None)].append(pending)
+        for group in by_policy.values():
+            started = time.perf_counter()
+            outcomes = await asyncio.to_thread(
+                engine.calculate, [p.request for p in group], group[0].policy
+            )
+            seconds = time.perf_counter() - started
+            HOUSEHOLD_BATCH_SIZE.observe(len(group))
+            HOUSEHOLD_BATCH_SECONDS.observe(seconds)
+            log.info(
+                "households calculated",
+                extra={"households": len(group), "seconds": round(seconds, 3)},
+            )
+            for pending, outcome in zip(group, outcomes, strict=True):
+                if not pending.answer.done():
+                    pending.answer.set_result(outcome)
+
+
+def reply_of(outcome: HouseholdOutcome, model_version: str) -> dict[str, Any]:
+    if outcome.household is not None:
+        return {"status": 200, "household": outcome.household, "model_version": model_version}
+    return {
+        "status": outcome.status,
+        "errors": [{"field": e.field, "message": e.message} for e in outcome.errors],
+    }
+
+
+def request_of(body: bytes) -> tuple[HouseholdRequest, Reform | None]:
+    """The calculation a message asks for; ValueError if it is not one."""
+    data = json.loads(body)
+    if not isinstance(data, dict):
+        raise ValueError("a household calculation message must be a JSON object")
+    variables = data.get("variables")
+    policy = data.get("policy")
+    if variables is not None and not isinstance(variables, list):
+        raise ValueError("variables must be a list")
+    if policy is not None and not isinstance(policy, dict):
+        raise ValueError("policy must be an object")
+    return HouseholdRequest(household=data.get("household"), variables=variables), policy
+
+
+class HouseholdServer:
+    """Consumes `simulation.households` once the engine is warm, and replies."""
+
+    def __init__(
+        self,
+        amqp_url: str,
+        engine: WarmEngine[HouseholdCalculator],
+        batcher: HouseholdBatcher,
+        prefetch: int,
+    ) -> None:
+        self._amqp_url = amqp_url
+        self._engine = engine
+        self._batcher = batcher
+        self._prefetch = prefetch
+        self._connection: AbstractRobustConnection | None = None
+        self._channel: aio_pika.abc.AbstractChannel | None = None
+        self._consuming = False
+        self._start_task: asyncio.Task[None] | None = None
+        self._answers: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        """Start consuming as soon as the engine is warm (in the background)."""
+        self._start_task = asyncio.create_task(self._consume(), name="households-consume")
+
+    async def _consume(self) -> None:
+        await self._engine.get()
+        self._connection = await aio_pika.connect_robust(self._amqp_url)
+        self._channel = await self._connection.channel()
+        await self._channel.set_qos(prefetch_count=self._prefetch)
+        queue = await declare_households_queue(self._channel)
+        self._batcher.start()
+        await queue.consume(self._on_message)
+        self._consuming = True
+        log.info("consuming household calculations", extra={"queue": HOUSEHOLDS_QUEUE})
+
+    async def check(self) -> None:
+        if not self._consuming:
+            raise RuntimeError("not consuming household calculations yet")
+
+    async def stop(self) -> None:
+        if self._start_task is not None:
+            self._start_task.cancel()
+            await asyncio.gather(self._start_task, return_exceptions=True)
+        await self._batcher.stop()
+        if self._connection is not None:
+            await self._connection.close()
+
+    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        # Answered in its own task, so that the next messages reach the batcher meanwhile.
+        task = asyncio.create_task(self._answer(message))
+        self._answers.add(task)
+        task.add_done_callback(self._answers.discard)
+
+    async def _answer(self, message: AbstractIncomingMessage) -> None:
+        engine = await self._engine.get()
+        # A span in the caller's trace (its context travels in the message headers).
+        with tracer().start_as_current_span(
+            "calculate household",
+            context=context_from(message.headers),
+            kind=SpanKind.CONSUMER,
+        ):
+            try:
+                request, policy = request_of(message.body)
+            except ValueError as exc:
+                reply = {"status": 422, "errors": [{"field": "body", "message": str(exc)}]}
+            else:
+                outcome = await self._batcher.calculate(request, policy)
+                reply = reply_of(outcome, engine.model_version)
+        if message.reply_to and self._channel is not None:
+            await self._channel.default_exchange.publish(
+                aio_pika.Message(
+                    json.dumps(reply).encode(),
+                    correlation_id=message.correlation_id,
+                    content_type="application/json",
+                ),
+                routing_key=message.reply_to,
+                mandatory=False,
+            )
+        await message.ack()

@@ -1,0 +1,55 @@
+"""Household calculations through the gateway over real HTTP, with every process running."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import RunningStack
+from tests.service.household_cases import HOUSEHOLDS, VARIABLES
+
+pytestmark = pytest.mark.slow
+
+PATH = "/api/v1/households/calculate"
+
+
+def readonly_key(stack: RunningStack) -> str:
+    created = httpx.post(
+        f"{stack.gateway_url}/api/v1/keys",
+        json={"name": "household calculator", "role": "readonly"},
+        headers={"Authorization": f"Bearer {stack.admin_key}"},
+    )
+    assert created.status_code == 201, created.text
+    secret: str = created.json()["secret"]
+    return secret
+
+
+async def calculate_all(stack: RunningStack, key: str, bodies: list[dict[str, Any]]) -> list[Any]:
+    headers = {"Authorization": f"Bearer {key}"}
+    async with httpx.AsyncClient(
+        base_url=stack.gateway_url, headers=headers, timeout=120
+    ) as client:
+        answers = await asyncio.gather(*(client.post(PATH, json=body) for body in bodies))
+    return list(answers)
+
+
+def test_households_at_once_equal_each_alone_through_the_gateway(stack: RunningStack) -> None:
+    key = readonly_key(stack)
+    bodies = [{"household": h, "variables": VARIABLES} for h in HOUSEHOLDS.values()]
+    together = asyncio.run(calculate_all(stack, key, bodies))
+    alone = [asyncio.run(calculate_all(stack, key, [body]))[0] for body in bodies]
+    assert [a.status_code for a in together] == [200] * len(bodies), together[0].text
+    assert [a.json() for a in together] == [a.json() for a in alone]
+    couple = together[1].json()["household"]
+    assert couple["tax_units"]["family"]["filing_status"] == {"2026": "JOINT"}
+
+
+def test_an_unknown_variable_is_422_naming_it(stack: RunningStack) -> None:
+    body = {"household": HOUSEHOLDS["single"], "variables": ["income_tax", "nope"]}
+    (answer,) = asyncio.run(calculate_all(stack, stack.admin_key, [body]))
+    assert answer.status_code == 422
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert [e["field"] for e in answer.json()["errors"]] == ["variables[1]"]

@@ -1,0 +1,213 @@
+"""One trace, metrics and logs of a real simulation, with every process of the stack running.
+
+The processes export their spans over OTLP/HTTP, configured only by the standard
+environment, to a receiver the test runs; a client's `traceparent` and `x-request-id`
+start the trace. The spans must form ONE trace from the gateway to the webhook delivery;
+every process's /metrics must show the simulation; the logs must carry both ids.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.e2e.conftest import PORT_BASE, RunningStack
+from tests.e2e.otlp_receiver import ReceivedSpan, SpanInbox, otlp_receiver
+from tests.e2e.outsiders import webhook_receiver
+
+pytestmark = pytest.mark.slow
+
+CTC_REFORM = {"gov.irs.credits.ctc.amount.base[0].amount": {"2025-01-01.2100-12-31": 3000}}
+PORTS = {
+    "gateway": PORT_BASE,
+    "simulation": PORT_BASE + 3,
+    "aggregation": PORT_BASE + 4,
+    "webhooks": PORT_BASE + 5,
+    "worker": PORT_BASE + 13,
+}
+# Every hop a simulation makes, as (service.name, span name).
+HOPS = (
+    ("fiscus-gateway", "POST /api/v1/{path:path}"),
+    ("fiscus-simulation", "POST /api/v1/simulations"),
+    ("fiscus-simulation", "publish simulation.requested"),
+    ("fiscus-simulation-worker", "consume simulation.requested"),
+    ("fiscus-simulation-worker", "publish simulation.partition.requested"),
+    ("fiscus-simulation-worker", "consume simulation.partition.requested"),
+    ("fiscus-simulation-worker", "publish simulation.completed"),
+    ("fiscus-aggregation", "consume simulation.completed"),
+    ("fiscus-aggregation", "publish report.completed"),
+    ("fiscus-webhooks", "consume report.completed"),
+    ("fiscus-webhooks", "deliver webhook"),
+)
+
+
+@pytest.fixture(scope="module")
+def spans() -> Iterator[SpanInbox]:
+    """The receiver, and the OTLP variables the stack's processes inherit."""
+    with otlp_receiver() as inbox, pytest.MonkeyPatch.context() as environment:
+        environment.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", inbox.endpoint)
+        environment.setenv("OTEL_BSP_SCHEDULE_DELAY", "200")
+        yield inbox
+
+
+@pytest.fixture(scope="module")
+def traced_stack(spans: SpanInbox, stack: RunningStack) -> RunningStack:
+    return stack
+
+
+def scrape(process: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    answer = httpx.get(f"http://127.0.0.1:{PORTS[process]}/metrics", timeout=10)
+    answer.raise_for_status()
+    assert answer.headers["content-type"].startswith("text/plain")
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(answer.text)
+        for sample in family.samples
+    }
+
+
+def value(
+    scraped: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str, **labels: str
+) -> float:
+    return scraped.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+@pytest.fixture(scope="module")
+def simulation(traced_stack: RunningStack) -> Iterator[dict[str, Any]]:
+    """A real simulation started with a client's trace context and request id."""
+    trace_id = secrets.token_hex(16)
+    client_span = secrets.token_hex(8)
+    request_id = f"observability-{secrets.token_hex(4)}"
+    before = {process: scrape(process) for process in PORTS}
+    with (
+        webhook_receiver() as inbox,
+        httpx.Client(
+            base_url=f"{traced_stack.gateway_url}/api/v1",
+            headers={"Authorization": f"Bearer {traced_stack.admin_key}"},
+            timeout=120,
+        ) as api,
+    ):
+        endpoint = api.post(
+            "/webhooks", json={"url": inbox.url, "event_types": ["report.completed"]}
+        )
+        assert endpoint.status_code == 201, endpoint.text
+        dataset = api.post(
+            "/datasets/synthetic",
+            json={"name": "traced", "households": 300, "seed": 11, "year": 2025},
+        ).json()
+        policy = api.post("/policies", json={"name": "CTC $3,000", "data": CTC_REFORM}).json()
+        created = api.post(
+            "/simulations",
+            json={"dataset_id": dataset["id"], "policy_id": policy["id"], "year": 2025},
+            headers={
+                "traceparent": f"00-{trace_id}-{client_span}-01",
+                "x-request-id": request_id,
+            },
+        )
+        assert created.status_code == 202, created.text
+        simulation_id = created.json()["id"]
+        deadline = time.monotonic() + 900
+        while time.monotonic() < deadline:
+            status = api.get(f"/simulations/{simulation_id}").json()["status"]
+            if status in ("completed", "failed", "cancelled"):
+                break
+            time.sleep(1)
+        assert status == "completed"
+        delivered = inbox.wait_for(1, timeout=120)
+    yield {
+        "trace_id": trace_id,
+        "client_span": client_span,
+        "request_id": request_id,
+        "simulation_id": simulation_id,
+        "delivered": delivered,
+        "before": before,
+        "stack": traced_stack,
+    }
+
+
+def test_one_trace_holds_every_hop_of_a_simulation(
+    simulation: dict[str, Any], spans: SpanInbox
+) -> None:
+    trace = spans.wait_for("deliver webhook", simulation["trace_id"], timeout=60)
+    present = {(span.service, span.name) for span in trace}
+    missing = [hop for hop in HOPS if hop not in present]
+    assert not missing, f"missing hops {missing}; the trace has {sorted(present)}"
+    # One tree: the client's span is the root's parent; every other parent is in the trace.
+    ids = {span.span_id for span in trace} | {simulation["client_span"]}
+    orphans = [span for span in trace if span.parent_id not in ids]
+    assert not orphans, orphans
+    by_id = {span.span_id: span for span in trace}
+    delivery = next(span for span in trace if span.name == "deliver webhook")
+    assert delivery.attributes["fiscus.webhook.outcome"] == "succeeded"
+    assert path_to_root(delivery, by_id)[-1].name == "POST /api/v1/{path:path}"
+    # The delivered body carries the trace context (CloudEvents distributed tracing).
+    _headers, body = simulation["delivered"][0]
+    assert json.loads(body)["traceparent"].split("-")[1] == simulation["trace_id"]
+
+
+def path_to_root(span: ReceivedSpan, by_id: dict[str, ReceivedSpan]) -> list[ReceivedSpan]:
+    path = [span]
+    while path[-1].parent_id in by_id:
+        path.append(by_id[path[-1].parent_id])
+    return path
+
+
+def test_every_process_metrics_moved_with_the_simulation(simulation: dict[str, Any]) -> None:
+    before = simulation["before"]
+    after = {process: scrape(process) for process in PORTS}
+
+    def moved(process: str, name: str, **labels: str) -> float:
+        return value(after[process], name, **labels) - value(before[process], name, **labels)
+
+    route = {"service": "gateway", "method": "POST", "route": "/api/v1/{path:path}"}
+    assert (
+        moved("gateway", "fiscus_http_request_duration_seconds_count", **route, status="202") >= 1
+    )
+    assert (
+        moved("simulation", "fiscus_messages_published_total", event_type="simulation.requested")
+        >= 1
+    )
+    assert moved("worker", "fiscus_messages_consumed_total", event_type="simulation.requested") >= 1
+    partition = "simulation.partition.requested"
+    assert moved("worker", "fiscus_messages_consumed_total", event_type=partition) >= 1
+    assert (
+        moved("worker", "fiscus_messages_published_total", event_type="simulation.completed") >= 1
+    )
+    assert moved("worker", "fiscus_simulation_duration_seconds_count", size="lt_1k") == 1
+    assert value(after["worker"], "fiscus_warm_systems_cached", process="worker") >= 2
+    assert value(after["worker"], "fiscus_ready", service="simulation") == 1
+    assert (
+        moved("aggregation", "fiscus_messages_consumed_total", event_type="simulation.completed")
+        >= 1
+    )
+    assert (
+        moved("aggregation", "fiscus_messages_published_total", event_type="report.completed") >= 1
+    )
+    assert moved("webhooks", "fiscus_messages_consumed_total", event_type="report.completed") >= 1
+    assert moved("webhooks", "fiscus_webhook_deliveries_total", outcome="succeeded") >= 1
+    assert value(after["simulation"], "fiscus_simulations", status="completed") >= 1
+    assert value(after["simulation"], "fiscus_partitions", state="done") >= 1
+    assert value(after["simulation"], "fiscus_partitions", state="running") == 0
+    for process in ("simulation", "aggregation", "webhooks"):
+        assert (("fiscus_outbox_backlog", (("service", process),))) in after[process]
+
+
+def test_log_lines_of_the_simulation_carry_its_trace_and_request_ids(
+    simulation: dict[str, Any],
+) -> None:
+    stack: RunningStack = simulation["stack"]
+    for process in ("worker", "aggregation"):
+        lines = [
+            json.loads(line) for line in stack.log(process).splitlines() if line.startswith("{")
+        ]
+        assert all("trace_id" in line and "request_id" in line for line in lines)
+        ours = [line for line in lines if line["trace_id"] == simulation["trace_id"]]
+        assert ours, f"no {process} log line in the simulation's trace"
+        assert {line["request_id"] for line in ours} == {simulation["request_id"]}
