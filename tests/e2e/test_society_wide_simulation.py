@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -254,13 +255,25 @@ def test_results_equal_policyengine_run_directly_on_the_same_files(
 def test_a_webhook_receiver_gets_the_signed_completion(
     finished: dict[str, Any], webhook_inbox: WebhookInbox
 ) -> None:
-    requests = webhook_inbox.wait_for(1, timeout=60)
-    assert len(requests) == 1
-    headers, _ = requests[0]
-    verified = webhook_inbox.verified[0]
-    assert isinstance(verified, dict), verified
+    simulation_id = finished["simulation"]["id"]
+
+    def about_this_simulation() -> list[tuple[dict[str, str], dict[str, Any]]]:
+        # Simulations left queued by earlier test modules may complete on this stack too.
+        return [
+            (headers, verified)
+            for (headers, _), verified in zip(
+                webhook_inbox.requests, webhook_inbox.verified, strict=False
+            )
+            if isinstance(verified, dict) and verified["data"]["simulation_id"] == simulation_id
+        ]
+
+    deadline = time.monotonic() + 60
+    while not about_this_simulation() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    deliveries = about_this_simulation()
+    assert len(deliveries) == 1, webhook_inbox.verified
+    headers, verified = deliveries[0]
     assert verified["type"] == "simulation.completed"
-    assert verified["data"]["simulation_id"] == finished["simulation"]["id"]
     assert headers["webhook-id"] == verified["id"]
 
 
@@ -271,8 +284,10 @@ def test_another_teams_queue_gets_the_completion_as_a_cloudevent(
     from cloudevents.core.v1.event import CloudEvent as SdkCloudEvent
 
     events = [JSONFormat().read(SdkCloudEvent, body) for body in subscriber.read_all(30)]
+    # Only this simulation's: others left queued by earlier modules may run meanwhile.
+    events = [e for e in events if e.get_subject() == finished["simulation"]["id"]]
     completed = [e for e in events if e.get_type() == "simulation.completed"]
-    assert [e.get_subject() for e in completed] == [finished["simulation"]["id"]]
+    assert len(completed) == 1
     data = completed[0].get_data()
     assert isinstance(data, dict)
     assert {r["uri"] for r in data["results"]} == {
