@@ -77,7 +77,14 @@ def test_reform_hash_is_stable_and_ignores_key_order() -> None:
 @pytest.mark.slow
 def test_results_have_exactly_the_published_columns(results: SimulationResults) -> None:
     assert list(results.households.columns) == household_columns()
-    assert list(results.people.columns) == person_columns()
+    # The synthetic population gives race's inputs (cps_race, is_hispanic): people carry it.
+    assert list(results.people.columns) == [*person_columns(), "race"]
+
+
+@pytest.mark.slow
+def test_race_is_policyengines(results: SimulationResults, direct: dict[str, Any]) -> None:
+    expected = direct["baseline"].calculate("race", YEAR, decode_enums=True, use_weights=False)
+    assert results.people["race"].tolist() == np.asarray(expected).astype(str).tolist()
 
 
 @pytest.mark.slow
