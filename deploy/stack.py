@@ -40,9 +40,14 @@ def worker_count() -> int:
     return max(1, int(os.environ.get("FISCUS_WORKERS", "1")))
 
 
+def skipped() -> set[str]:
+    """Procfile processes not to run: FISCUS_STACK_SKIP, comma-separated (e.g. `households`)."""
+    return {name.strip() for name in os.environ.get("FISCUS_STACK_SKIP", "").split(",") if name}
+
+
 def stack_processes() -> dict[str, str]:
     """The Procfile's processes, with `worker-2` ... `worker-N` beside `worker`."""
-    processes = read_procfile()
+    processes = {name: cmd for name, cmd in read_procfile().items() if name not in skipped()}
     if WORKER in processes:
         for number in range(2, worker_count() + 1):
             processes[f"{WORKER}-{number}"] = processes[WORKER]
@@ -159,7 +164,7 @@ def main() -> None:
     # The gateway is ready when every service is; the workers when their engines are warm.
     ready_urls = [
         *(f"http://127.0.0.1:{int(worker_port) + n}" for n in range(worker_count())),
-        f"http://127.0.0.1:{households_port}",
+        *([] if "households" in skipped() else [f"http://127.0.0.1:{households_port}"]),
         f"http://127.0.0.1:{port}",
     ]
     if args.action == "up":

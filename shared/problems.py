@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.logs import request_id_var
@@ -101,6 +102,23 @@ def problem_response(
     )
 
 
+# SQLSTATEs of text Postgres cannot hold: a NUL character in text (22021), and the
+# `\u0000` escape in JSONB (22P05). Both come from what a client sent.
+_UNSTORABLE_TEXT = frozenset({"22021", "22P05"})
+NUL_MESSAGE = "text may not contain the NUL character (\\u0000)"
+
+
+def _is_unstorable_text(exc: BaseException) -> bool:
+    cause: BaseException | None = exc
+    for _ in range(5):
+        if cause is None:
+            return False
+        if getattr(cause, "sqlstate", None) in _UNSTORABLE_TEXT:
+            return True
+        cause = getattr(cause, "orig", None) or cause.__cause__
+    return False
+
+
 def _location(loc: Sequence[Any]) -> str:
     return ".".join(str(part) for part in loc)
 
@@ -142,6 +160,21 @@ def install_problem_handlers(app: FastAPI) -> None:
         detail = "; ".join(f"{e.field}: {e.message}" for e in errors)
         return problem_response(
             request, 422, "Unprocessable Content", detail, kind="validation", errors=errors
+        )
+
+    @app.exception_handler(DBAPIError)
+    async def on_database_error(request: Request, exc: DBAPIError) -> JSONResponse:
+        # A field the service stores without checking for NUL: still the client's error.
+        if not _is_unstorable_text(exc):
+            raise exc
+        errors = [FieldError(field="body", message=NUL_MESSAGE)]
+        return problem_response(
+            request,
+            422,
+            "Unprocessable Content",
+            f"body: {NUL_MESSAGE}",
+            kind="validation",
+            errors=errors,
         )
 
     @app.exception_handler(StarletteHTTPException)

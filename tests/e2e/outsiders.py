@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -27,6 +27,7 @@ class WebhookInbox:
     secret: str | None = None
     requests: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
     verified: list[dict[str, Any] | Exception] = field(default_factory=list)
+    refused: int = 0
 
     def receive(self, headers: dict[str, str], body: bytes) -> None:
         from standardwebhooks import Webhook
@@ -47,21 +48,29 @@ class WebhookInbox:
 
 
 @contextmanager
-def webhook_receiver() -> Iterator[WebhookInbox]:
-    """A plain HTTP server on 127.0.0.1 that answers 204 to every POST."""
+def webhook_receiver(
+    port: int = 0, status: Callable[[], int] = lambda: 204
+) -> Iterator[WebhookInbox]:
+    """A plain HTTP server on 127.0.0.1 (`port`, or any free one) that answers every POST
+    with `status()`: 204 unless told otherwise. Requests answered 2xx land in the inbox;
+    the others are only counted (`refused`), as a receiver that is not up to it."""
     inbox = WebhookInbox()
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length", "0")))
-            inbox.receive({k.lower(): v for k, v in self.headers.items()}, body)
-            self.send_response(204)
+            code = status()
+            if code < 300:
+                inbox.receive({k.lower(): v for k, v in self.headers.items()}, body)
+            else:
+                inbox.refused += 1
+            self.send_response(code)
             self.end_headers()
 
         def log_message(self, format: str, *args: Any) -> None:
             return None
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     inbox.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/fiscus"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import stat
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO
@@ -24,6 +25,18 @@ READ_CHUNK = 1024 * 1024
 # Deflate's decompressor honours a size cap per call; bzip2 and LZMA do not, so a
 # single read of theirs could expand without bound.
 ACCEPTED_COMPRESSION = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+# What a damaged or hostile archive or entry raises on reading: zipfile lets a corrupt deflate
+# stream's zlib.error, and an unsupported version or encryption flag
+# (NotImplementedError, RuntimeError), through unwrapped.
+UNREADABLE_ZIP = (
+    zipfile.BadZipFile,
+    OSError,
+    EOFError,
+    ValueError,
+    zlib.error,
+    NotImplementedError,
+    RuntimeError,
+)
 # A fixed timestamp keeps a dataset's download byte-identical from one request to the next.
 ENTRY_TIME = (1980, 1, 1, 0, 0, 0)
 EXPECTED = ", ".join(file_name(entity) for entity in ENTITIES)
@@ -41,7 +54,7 @@ def read_population_archive(source: IO[bytes], *, max_uncompressed_bytes: int) -
     """The entity files of a zip holding exactly `<entity>.parquet` for the six entities."""
     try:
         archive = zipfile.ZipFile(source)
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+    except UNREADABLE_ZIP as exc:
         return ArchiveContent({}, [_problem(f"is not a readable zip archive ({exc})")])
     with archive:
         entries, errors = _entries(archive.infolist())
@@ -57,7 +70,7 @@ def read_population_archive(source: IO[bytes], *, max_uncompressed_bytes: int) -
                 data = _read_capped(archive, entry, budget)
             except _OverBudget:
                 return ArchiveContent({}, [_too_large(None, max_uncompressed_bytes)])
-            except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+            except UNREADABLE_ZIP as exc:
                 message = f"cannot be read from the archive ({exc})"
                 return ArchiveContent({}, [FieldError(field=file_name(entity), message=message)])
             budget -= len(data)
@@ -89,6 +102,9 @@ def _entries(infos: list[zipfile.ZipInfo]) -> tuple[dict[str, zipfile.ZipInfo], 
 
 def _entry_problem(info: zipfile.ZipInfo) -> str | None:
     name = info.filename
+    if not name:
+        # An empty name (or one cut at a leading NUL); ZipInfo.is_dir() fails on it.
+        return "an entry has an empty name"
     parts = name.replace("\\", "/").split("/")
     if name.startswith(("/", "\\")) or ".." in parts or ":" in name or "\x00" in name:
         return f"entry {name!r} has an unsafe path"

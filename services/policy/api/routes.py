@@ -8,18 +8,18 @@ from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 
 from contracts.envelope import CloudEvent
 from contracts.events.policy.v1 import PolicyCreated, PolicyDeleted
 from services.policy.db import policies as store
 from services.policy.domain.parameters import ParameterTree, WarmParameterTree
 from services.policy.domain.policies import content_hash
-from services.policy.domain.validation import EXAMPLE, reform_errors
+from services.policy.domain.validation import EXAMPLE, holds_nul, reform_errors
 from shared.etags import PRECONDITION_RESPONSES, IfMatchHeader, require_match, tagged
 from shared.pagination import DEFAULT_PAGE, Page, PageCursor, PageLimit, position_of
 from shared.principals import CallerDep, WritingCallerDep
-from shared.problems import FieldError, invalid, not_found, openapi_problem
+from shared.problems import NUL_MESSAGE, FieldError, invalid, not_found, openapi_problem
 from shared.service import ProcessDep, UnitOfWorkDep
 from shared.sorting import NEWEST_FIRST, Sort
 
@@ -45,13 +45,23 @@ ReformData = Annotated[
 ]
 
 
+def _storable(text: str) -> str:
+    if holds_nul(text):
+        raise ValueError(NUL_MESSAGE)
+    return text
+
+
+# Text Postgres can store: no NUL character.
+StorableText = Annotated[str, AfterValidator(_storable)]
+
+
 class PolicyCreate(BaseModel):
     """A reform to validate and store."""
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
-    description: str | None = Field(default=None, max_length=5000)
+    name: StorableText = Field(min_length=1, max_length=200)
+    description: StorableText | None = Field(default=None, max_length=5000)
     # Checked by domain/validation.py rather than by the model, so that every error in
     # it is reported at once, each at its parameter path.
     data: ReformData = Field(description=f"e.g. {EXAMPLE}")
@@ -77,8 +87,8 @@ class PolicyChange(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    description: str | None = Field(default=None, max_length=5000)
+    name: StorableText | None = Field(default=None, min_length=1, max_length=200)
+    description: StorableText | None = Field(default=None, max_length=5000)
 
 
 class PolicyPage(Page[PolicyResource]):

@@ -23,7 +23,7 @@ from services.policy.domain.parameters import (
     kind_of,
 )
 from services.policy.domain.periods import PeriodKeyError, period_start
-from shared.problems import FieldError
+from shared.problems import NUL_MESSAGE, FieldError
 
 MAX_PARAMETERS = 500
 MAX_PERIODS = 100
@@ -61,8 +61,23 @@ def reform_errors(data: Any, tree: ParameterTree) -> list[FieldError]:
         ]
     errors: list[FieldError] = []
     for path, values in data.items():
+        if holds_nul(path) or holds_nul(values):
+            # Postgres stores no NUL character, in text or in JSONB.
+            errors.append(FieldError(field=f"data.{path}", message=NUL_MESSAGE))
+            continue
         errors.extend(_parameter_errors(str(path), values, tree))
     return errors
+
+
+def holds_nul(value: Any) -> bool:
+    """Whether a JSON value has a NUL character in any string or key of it."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list):
+        return any(holds_nul(item) for item in value)
+    if isinstance(value, Mapping):
+        return any(holds_nul(key) or holds_nul(item) for key, item in value.items())
+    return False
 
 
 def _parameter_errors(path: str, values: Any, tree: ParameterTree) -> list[FieldError]:

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.simulation.api.household_calls import HouseholdCalls
 from services.simulation.db import projections
-from services.simulation.domain.households import DEFAULT_VARIABLES
+from services.simulation.domain.households import DEFAULT_VARIABLES, structure_errors
 from shared.principals import CallerDep
 from shared.problems import FieldError, ProblemError, invalid, openapi_problem
 from shared.service import ProcessDep
@@ -73,6 +73,10 @@ def _calls(request: Request) -> HouseholdCalls:
 async def calculate_household(
     body: HouseholdCalculationRequest, request: Request, process: ProcessDep, caller: CallerDep
 ) -> HouseholdCalculation:
+    # A malformed household is refused here, whether or not a worker is up to see it.
+    malformed = structure_errors(body.household)
+    if malformed:
+        raise invalid([FieldError(field=e.field, message=e.message) for e in malformed])
     policy = body.policy
     if body.policy_id is not None:
         # A short transaction of its own: no connection is held while the worker calculates.

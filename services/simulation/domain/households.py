@@ -167,6 +167,8 @@ def _membership_errors(household: dict[str, Any], people: Mapping[str, Any]) -> 
             if not isinstance(members, list):
                 continue
             for position, person in enumerate(members):
+                if not isinstance(person, str):
+                    continue  # _instance_errors names it; it cannot be looked up
                 if person in seen and person in people:
                     errors.append(
                         InvalidField(
