@@ -76,9 +76,8 @@ def settings(data_dir: Path) -> Settings:
     )
 
 
-@pytest.fixture(scope="session")
-def migrated(settings: Settings) -> Iterator[Settings]:
-    """Every service schema dropped and migrated afresh, once per test session."""
+def migrate_afresh(settings: Settings) -> None:
+    """Drop every service schema of the test database and migrate it again."""
 
     async def drop_all() -> None:
         await migrations.ensure_database(settings.database_url)
@@ -87,6 +86,12 @@ def migrated(settings: Settings) -> Iterator[Settings]:
 
     asyncio.run(drop_all())
     migrations.upgrade(MIGRATED_SERVICES, settings)
+
+
+@pytest.fixture(scope="session")
+def migrated(settings: Settings) -> Iterator[Settings]:
+    """Every service schema dropped and migrated afresh, once per test session."""
+    migrate_afresh(settings)
     yield settings
 
 

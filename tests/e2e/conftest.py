@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from shared.settings import Settings
+from tests.conftest import TEST_VHOST, migrate_afresh, reset_vhost
 from tests.e2e.otlp_receiver import SpanInbox, otlp_receiver
 from tests.stack import RunningStack, running_stack
 
@@ -27,13 +28,23 @@ def spans() -> Iterator[SpanInbox]:
         yield inbox
 
 
+@pytest.fixture(scope="package")
+def emptied(migrated: Settings) -> Settings:
+    """The test database and vhost as new: tests run before this package left rows,
+    unsent outbox events, webhook endpoints and queued messages in them, which the
+    stack's processes would otherwise take up."""
+    reset_vhost(TEST_VHOST)
+    migrate_afresh(migrated)
+    return migrated
+
+
 # Package scope: the stack's consumers share the test vhost and database, so they are
 # gone before the service tests run their own consumers there.
 @pytest.fixture(scope="package")
 def stack(
-    migrated: Settings, spans: SpanInbox, tmp_path_factory: pytest.TempPathFactory
+    emptied: Settings, spans: SpanInbox, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningStack]:
     telemetry = {"OTEL_EXPORTER_OTLP_ENDPOINT": spans.endpoint, "OTEL_BSP_SCHEDULE_DELAY": "200"}
     var = tmp_path_factory.mktemp("stack-var")
-    with running_stack(migrated, var, PORT_BASE, telemetry) as running:
+    with running_stack(emptied, var, PORT_BASE, telemetry) as running:
         yield running
