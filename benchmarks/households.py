@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
+from deploy.stack import environment_on_ports  # noqa: E402
 from services.simulation.domain.households import DEFAULT_VARIABLES  # noqa: E402
 from shared import migrations  # noqa: E402
 from shared.settings import Settings  # noqa: E402
@@ -101,21 +102,14 @@ def start_stack(port_base: int, log_dir: Path) -> tuple[list[subprocess.Popen[by
     asyncio.run(fresh_schemas())
     migrations.upgrade(MIGRATED_SERVICES, settings)
     admin_key = "fk_bench_" + secrets.token_urlsafe(24)
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("FISCUS_")}
-    environment.update(
+    environment = environment_on_ports(
+        port_base,
         FISCUS_DATABASE_URL=settings.database_url,
         FISCUS_AMQP_URL=settings.amqp_url,
         FISCUS_ADMIN_API_KEY=admin_key,
         FISCUS_REDIS_KEY_PREFIX=f"fiscus-bench-{secrets.token_hex(4)}",
         FISCUS_DEFAULT_RATE_LIMIT="100000/minute",
         FISCUS_DATA_DIR=str(log_dir / "data"),
-        FISCUS_GATEWAY_PORT=str(port_base),
-        FISCUS_DATASET_PORT=str(port_base + 1),
-        FISCUS_POLICY_PORT=str(port_base + 2),
-        FISCUS_SIMULATION_PORT=str(port_base + 3),
-        FISCUS_AGGREGATION_PORT=str(port_base + 4),
-        FISCUS_WEBHOOKS_PORT=str(port_base + 5),
-        FISCUS_HOUSEHOLDS_PORT=str(port_base + 12),
         FISCUS_LOG_LEVEL="WARNING",
     )
     commands = {

@@ -54,6 +54,32 @@ def stack_processes() -> dict[str, str]:
     return processes
 
 
+# Each service's port, counted from the gateway's: the defaults are 8000 plus these.
+PORT_OFFSETS = {
+    "FISCUS_GATEWAY_PORT": 0,
+    "FISCUS_DATASET_PORT": 1,
+    "FISCUS_POLICY_PORT": 2,
+    "FISCUS_SIMULATION_PORT": 3,
+    "FISCUS_AGGREGATION_PORT": 4,
+    "FISCUS_WEBHOOKS_PORT": 5,
+    "FISCUS_HOUSEHOLDS_PORT": 12,
+    "FISCUS_WORKER_PORT": 13,
+}
+
+
+def environment_on_ports(port_base: int, **settings: str) -> dict[str, str]:
+    """The environment of a stack beside the default one (tests, benchmarks).
+
+    This process's environment without its FISCUS_ variables, so that nothing of another
+    stack leaks in; every service on its port counted from `port_base` (the gateway's);
+    then `settings`, FISCUS_ variables by name.
+    """
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("FISCUS_")}
+    environment.update({name: str(port_base + offset) for name, offset in PORT_OFFSETS.items()})
+    environment.update(settings)
+    return environment
+
+
 def process_env(name: str) -> dict[str, str]:
     """The environment of a process: worker-N answers /readyz on the worker port + N - 1."""
     env = dict(os.environ)
@@ -156,7 +182,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("action", choices=["up", "down", "status"])
     parser.add_argument("--var", type=Path, default=ROOT / "var")
-    parser.add_argument("--timeout", type=float, default=300)
+    # The workers build their engines before they are ready: minutes, more on a busy machine.
+    parser.add_argument("--timeout", type=float, default=600)
     args = parser.parse_args()
     port = os.environ.get("FISCUS_GATEWAY_PORT", "8000")
     worker_port = os.environ.get("FISCUS_WORKER_PORT", "8013")

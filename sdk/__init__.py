@@ -1,7 +1,6 @@
 """Python client for the Fiscus REST API: `Fiscus` (sync) and `AsyncFiscus` (async)."""
 
 from sdk.aio import AsyncFiscus, AsyncSimulationJob
-from sdk.client import FiscusClient
 from sdk.fiscus import Fiscus, SimulationJob
 from sdk.models import (
     ApiKey,
@@ -23,7 +22,6 @@ __all__ = [
     "AsyncSimulationJob",
     "Dataset",
     "Fiscus",
-    "FiscusClient",
     "FiscusError",
     "ImpactReport",
     "Page",

@@ -209,6 +209,23 @@ class Fiscus:
         """Cancel a queued or running simulation."""
         return self._one(Simulation, "POST", f"/api/v1/simulations/{simulation_id}/cancel")
 
+    def wait_for_simulation(
+        self, simulation_id: str, *, timeout: float = 1800.0, interval: float = 1.0
+    ) -> Simulation:
+        """Ask for the simulation's state until it has finished; its last state.
+
+        Polls `get_simulation` every `interval` seconds (`SimulationJob.wait` follows the
+        live stream instead); TimeoutError once `timeout` seconds have passed.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            simulation = self.get_simulation(simulation_id)
+            if simulation.finished:
+                return simulation
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"simulation {simulation_id} still {simulation.status}")
+            time.sleep(interval)
+
     def stream_events(
         self, simulation_id: str, *, timeout: float = 3600.0
     ) -> Iterator[SimulationEvent]:

@@ -4,11 +4,14 @@ One durable topic exchange carries every event, routed by event type. Each consu
 owns a durable quorum queue named `<service>.<purpose>` with an explicit delivery
 limit; a message that keeps failing is dead-lettered to `<queue>.dlq`. A handler's
 message is acknowledged only after the handler returned, that is after its unit of
-work committed; on an exception it is requeued and its delivery counted.
+work committed; on an exception it is requeued and its delivery counted. While a
+dependency is unreachable, the handler is retried in place instead (shared.outages),
+so that an outage does not use up the message's attempts.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -27,6 +30,7 @@ from faststream.rabbit import (
 
 from contracts.envelope import CloudEvent
 from shared.instrumentation import consume_telemetry
+from shared.outages import ride_out
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -90,13 +94,19 @@ class EventConsumers:
         """Deliver events of `event_type` to `handler` through the consumer queue `queue`."""
         self._queues.append(queue)
         self._subscriptions.append((queue, event_type))
+        patience = self._settings.outage_patience_seconds
+
+        @functools.wraps(handler)  # the handler's name in logs and the AsyncAPI document
+        async def patient(event: CloudEvent) -> None:
+            await ride_out(lambda: handler(event), what=queue, patience_seconds=patience)
+
         subscriber = self.broker.subscriber(
             consumer_queue(self._settings, queue, event_type),
             events_exchange(self._settings),
             decoder=decode_cloudevent,
             ack_policy=AckPolicy.NACK_ON_ERROR,
         )
-        subscriber(handler)
+        subscriber(patient)
 
     @property
     def queues(self) -> tuple[str, ...]:

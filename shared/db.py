@@ -59,8 +59,16 @@ def service_metadata(schema: str) -> sa.MetaData:
     return metadata
 
 
-def create_engine(url: str, *, pool_size: int = 5) -> AsyncEngine:
-    return _create_async_engine(url, pool_size=pool_size, pool_pre_ping=True)
+def create_engine(url: str, *, pool_size: int = 5, connect_timeout: float = 5.0) -> AsyncEngine:
+    """An engine that checks a pooled connection before use and never waits unbounded
+    for a new one (`connect_timeout` to connect, as long again for a pool slot)."""
+    return _create_async_engine(
+        url,
+        pool_size=pool_size,
+        pool_pre_ping=True,
+        pool_timeout=connect_timeout * 2,
+        connect_args={"timeout": connect_timeout},
+    )
 
 
 @dataclass(frozen=True)

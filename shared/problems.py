@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.logs import request_id_var
+from shared.outages import is_outage
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,8 @@ def problem_response(
 # `\u0000` escape in JSONB (22P05). Both come from what a client sent.
 _UNSTORABLE_TEXT = frozenset({"22021", "22P05"})
 NUL_MESSAGE = "text may not contain the NUL character (\\u0000)"
+# What a client waits before retrying a request refused during an outage.
+OUTAGE_RETRY_AFTER_SECONDS = 5
 
 
 def _is_unstorable_text(exc: BaseException) -> bool:
@@ -135,11 +138,17 @@ def install_problem_handlers(app: FastAPI) -> None:
         try:
             try:
                 response = await call_next(request)
-            except Exception:
-                log.exception("unhandled error on %s %s", request.method, request.url.path)
-                response = problem_response(
-                    request, 500, "Internal Server Error", "the request failed; see the server log"
-                )
+            except Exception as exc:
+                if is_outage(exc):
+                    response = unavailable(request, exc)
+                else:
+                    log.exception("unhandled error on %s %s", request.method, request.url.path)
+                    response = problem_response(
+                        request,
+                        500,
+                        "Internal Server Error",
+                        "the request failed; see the server log",
+                    )
             response.headers[REQUEST_ID_HEADER] = request_id[:128]
             return response
         finally:
@@ -164,6 +173,8 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DBAPIError)
     async def on_database_error(request: Request, exc: DBAPIError) -> JSONResponse:
+        if is_outage(exc):
+            return unavailable(request, exc)
         # A field the service stores without checking for NUL: still the client's error.
         if not _is_unstorable_text(exc):
             raise exc
@@ -186,6 +197,26 @@ def install_problem_handlers(app: FastAPI) -> None:
             str(exc.detail) if exc.detail else None,
             headers=dict(exc.headers) if exc.headers else None,
         )
+
+
+def unavailable(request: Request, exc: BaseException) -> JSONResponse:
+    """503 for a request that met a dependency's outage; the client retries it (a POST
+    with the same Idempotency-Key, so that it has its effect once)."""
+    log.warning(
+        "%s %s refused during an outage: %s: %s",
+        request.method,
+        request.url.path,
+        type(exc).__name__,
+        exc,
+    )
+    return problem_response(
+        request,
+        503,
+        "Service Unavailable",
+        "a service this request needs is unreachable for now; retry shortly",
+        kind="unavailable",
+        headers={"Retry-After": str(OUTAGE_RETRY_AFTER_SECONDS)},
+    )
 
 
 def _reason(status: int) -> str:

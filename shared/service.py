@@ -40,7 +40,11 @@ class ServiceProcess:
         self.service: ServiceName = service
         self.settings = settings
         self.database = Database(
-            create_engine(settings.service_database_url(service), pool_size=settings.db_pool_size),
+            create_engine(
+                settings.service_database_url(service),
+                pool_size=settings.db_pool_size,
+                connect_timeout=settings.db_connect_timeout_seconds,
+            ),
             metadata,
         )
         self.consumers = EventConsumers(make_broker(settings), settings)

@@ -36,12 +36,18 @@ class Settings(BaseSettings):
     # Each service logs in as its own role `fiscus_<service>` with this password.
     db_password: SecretStr = SecretStr(PLACEHOLDER_PASSWORD)
     db_pool_size: int = 5
+    # Bound on opening a database connection, so that an unreachable database is a quick
+    # 503 (HTTP) or a wait in place (consumers), never a hang.
+    db_connect_timeout_seconds: float = 5.0
 
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     events_exchange: str = "fiscus.events"
     dead_letter_exchange: str = "fiscus.dead-letter"
     prefetch: int = 4
     delivery_limit: int = 5
+    # How long a consumer retries a message in place while a dependency (database, broker)
+    # is unreachable, before the failure counts as a delivery attempt.
+    outage_patience_seconds: float = 300.0
     outbox_poll_seconds: float = 0.2
     outbox_batch_size: int = 100
 

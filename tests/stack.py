@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from deploy.stack import environment_on_ports
 from shared.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -92,8 +93,8 @@ class RunningStack:
 
 
 def stack_environment(settings: Settings, admin_key: str, port_base: int) -> dict[str, str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("FISCUS_")}
-    environment.update(
+    return environment_on_ports(
+        port_base,
         FISCUS_ENVIRONMENT="test",
         FISCUS_DATABASE_URL=settings.database_url,
         FISCUS_AMQP_URL=settings.amqp_url,
@@ -101,18 +102,9 @@ def stack_environment(settings: Settings, admin_key: str, port_base: int) -> dic
         FISCUS_ADMIN_API_KEY=admin_key,
         FISCUS_DELIVERY_LIMIT=str(settings.delivery_limit),
         FISCUS_REDIS_KEY_PREFIX=f"fiscus-test-{port_base}",
-        FISCUS_GATEWAY_PORT=str(port_base),
-        FISCUS_DATASET_PORT=str(port_base + 1),
-        FISCUS_POLICY_PORT=str(port_base + 2),
-        FISCUS_SIMULATION_PORT=str(port_base + 3),
-        FISCUS_AGGREGATION_PORT=str(port_base + 4),
-        FISCUS_WEBHOOKS_PORT=str(port_base + 5),
         # The tests' webhook receivers listen on loopback.
         FISCUS_WEBHOOKS_ALLOW_PRIVATE="true",
-        FISCUS_HOUSEHOLDS_PORT=str(port_base + 12),
-        FISCUS_WORKER_PORT=str(port_base + 13),
     )
-    return environment
 
 
 @contextmanager

@@ -145,6 +145,7 @@ def create_worker_app(
         process.source,
         attempts=settings.delivery_limit,
         partition_households=settings.partition_households,
+        outage_patience_seconds=settings.outage_patience_seconds,
     )
     runner = PartitionRunner(
         process.database,
@@ -152,6 +153,7 @@ def create_worker_app(
         process.source,
         engine,
         attempts=settings.delivery_limit,
+        outage_patience_seconds=settings.outage_patience_seconds,
     )
     process.consumers.subscribe(
         REQUESTS_QUEUE, SimulationRequested.event_type, planner.on_simulation_requested

@@ -35,6 +35,9 @@ CHAOS_ENVIRONMENT = {
     "FISCUS_WEBHOOKS_RETRY_SCHEDULE": json.dumps([0, 2] + [3] * 18),
     "FISCUS_WEBHOOKS_POLL_SECONDS": "0.5",
     "FISCUS_WEBHOOKS_DISABLE_AFTER_FAILURES": "1000",
+    # A POST cut off by the database crash leaves its Idempotency-Key claimed until this
+    # lock ends (test_postgres_restart retries it with the same key).
+    "FISCUS_IDEMPOTENCY_LOCK_SECONDS": "20",
 }
 
 

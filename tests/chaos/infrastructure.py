@@ -17,6 +17,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from abc import ABC, abstractmethod
 from pathlib import Path
 
 RABBITMQ_BIN = Path("/usr/lib/rabbitmq/bin")
@@ -56,7 +57,28 @@ def _as_user(user: str) -> list[str]:
     return ["runuser", "-u", user, "--"] if os.geteuid() == 0 else []
 
 
-class PrivateRabbitMQ:
+class PrivateServer(ABC):
+    """A server of the scenarios' own, whose data lives in `directory`."""
+
+    directory: Path
+
+    @abstractmethod
+    def start(self) -> None: ...
+
+    @abstractmethod
+    def stop(self) -> None: ...
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def remove(self) -> None:
+        """Stop the server and delete its data."""
+        self.stop()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+class PrivateRabbitMQ(PrivateServer):
     """A single RabbitMQ node on loopback; `restart()` stops the node and starts it again."""
 
     def __init__(self) -> None:
@@ -119,14 +141,6 @@ class PrivateRabbitMQ:
         self._ctl("stop", check=False)
         wait_until(f"RabbitMQ node {self.node} down", lambda: not port_open(self.port), 120)
 
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
-    def remove(self) -> None:
-        self.stop()
-        shutil.rmtree(self.directory, ignore_errors=True)
-
     def queue_depths(self, vhost: str = "/") -> dict[str, int]:
         listed = self._ctl("list_queues", "-p", vhost, "-q", "name", "messages").stdout
         return {
@@ -136,7 +150,7 @@ class PrivateRabbitMQ:
         }
 
 
-class PrivatePostgres:
+class PrivatePostgres(PrivateServer):
     """A PostgreSQL server of its own on loopback; trust authentication like the machine's."""
 
     def __init__(self) -> None:
@@ -173,11 +187,3 @@ class PrivatePostgres:
         """Stop the server; `immediate` is a crash for the clients (recovery on start)."""
         with contextlib.suppress(subprocess.CalledProcessError):
             self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
-    def remove(self) -> None:
-        self.stop()
-        shutil.rmtree(self.directory, ignore_errors=True)

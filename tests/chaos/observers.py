@@ -27,12 +27,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from contracts.results.v1 import HOUSEHOLDS_FILE, PEOPLE_FILE
-from sdk import FiscusClient, FiscusError
+from sdk import Fiscus, FiscusError, Simulation
 from shared import storage
 from tests.e2e.outsiders import SubscriberQueue
 from tests.stack import RunningStack
 
-FINISHED = ("completed", "failed", "cancelled")
 UNPARSEABLE = "<unparseable>"
 
 
@@ -76,10 +75,10 @@ def event_counter(stack: RunningStack, name: str) -> Iterator[EventCounter]:
         counter.stop()
 
 
-def wait_all(fiscus: FiscusClient, ids: list[str], timeout: float) -> dict[str, dict[str, Any]]:
+def wait_all(fiscus: Fiscus, ids: list[str], timeout: float) -> dict[str, Simulation]:
     """Each simulation's last state, once all are finished (or `timeout` passed)."""
     deadline = time.monotonic() + timeout
-    last: dict[str, dict[str, Any]] = {}
+    last: dict[str, Simulation] = {}
     while time.monotonic() < deadline:
         try:
             last = {sid: fiscus.get_simulation(sid) for sid in ids}
@@ -90,16 +89,17 @@ def wait_all(fiscus: FiscusClient, ids: list[str], timeout: float) -> dict[str, 
                 raise
             time.sleep(1)
             continue
-        if all(s["status"] in FINISHED for s in last.values()):
+        if all(s.finished for s in last.values()):
             break
         time.sleep(1)
     return last
 
 
-def result_frames(simulation: dict[str, Any]) -> dict[str, pd.DataFrame]:
+def result_frames(simulation: Simulation) -> dict[str, pd.DataFrame]:
     """The simulation's households and people, all partitions, in id order; checksums checked."""
     parts: dict[str, list[pd.DataFrame]] = {HOUSEHOLDS_FILE: [], PEOPLE_FILE: []}
-    for result in simulation["results"]:
+    assert simulation.results is not None, simulation
+    for result in simulation.results:
         data = storage.read_bytes(result["uri"])
         assert storage.sha256_of(result["uri"]) == result["sha256"], result
         name = result.get("name") or result["uri"].rsplit("/", 1)[-1]

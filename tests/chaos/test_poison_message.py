@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from sdk import FiscusClient
+from sdk import Fiscus
 from shared import storage
 from shared.population import file_name
 from tests.chaos.observers import deliveries_logged, publish_raw, take_dead_letters, wait_all
@@ -67,7 +67,7 @@ def death_of(message: Any) -> dict[str, Any]:
 def test_poison_is_dead_lettered_and_the_services_keep_consuming(
     chaos_stack: RunningStack,
 ) -> None:
-    fiscus = FiscusClient(chaos_stack.gateway_url, chaos_stack.admin_key)
+    fiscus = Fiscus(chaos_stack.gateway_url, chaos_stack.admin_key)
     limit = chaos_stack.settings.delivery_limit
     pids = {name: chaos_stack.pid(name) for name in ("aggregation", "worker", "worker-2")}
     started = time.monotonic()
@@ -83,14 +83,15 @@ def test_poison_is_dead_lettered_and_the_services_keep_consuming(
 
     # A dataset whose household file is broken after it was registered.
     broken = fiscus.create_synthetic_dataset("chaos broken", 40, seed=404, year=2025)
+    assert broken.storage_uri is not None, broken
     storage.write_bytes(
-        storage.join(broken["storage_uri"], file_name("household")), b"PAR1 not parquet"
+        storage.join(broken.storage_uri, file_name("household")), b"PAR1 not parquet"
     )
     policy = fiscus.create_policy("chaos poison CTC", CTC)
-    doomed = fiscus.create_simulation(broken["id"], policy["id"], 2025)["id"]
+    doomed = fiscus.simulate(broken.id, policy.id, 2025).id
     # And an ordinary simulation, submitted after the poison.
     healthy_dataset = fiscus.create_synthetic_dataset("chaos healthy", 40, seed=405, year=2025)
-    healthy = fiscus.create_simulation(healthy_dataset["id"], policy["id"], 2025)["id"]
+    healthy = fiscus.simulate(healthy_dataset.id, policy.id, 2025).id
 
     finished = wait_all(fiscus, [doomed, healthy], timeout=600)
     report = fiscus.wait_for_report(healthy, timeout=300)
@@ -118,11 +119,14 @@ def test_poison_is_dead_lettered_and_the_services_keep_consuming(
             for d in deaths
         ],
         deliveries_before_dead_letter=sorted(attempts.values()),
-        healthy_simulation=finished[healthy]["status"],
-        healthy_report=bool(report.get("report")),
-        failed_simulation={"status": failed["status"], "error": failed.get("error")},
+        healthy_simulation=finished[healthy].status,
+        healthy_report=bool(report.report.model_dump(exclude_none=True)),
+        failed_simulation={
+            "status": failed.status,
+            "error": failed.error.model_dump() if failed.error is not None else None,
+        },
         services_restarted=[n for n, pid in pids.items() if chaos_stack.pid(n) != pid],
-        lost=0 if finished[healthy]["status"] == "completed" else 1,
+        lost=0 if finished[healthy].status == "completed" else 1,
         seconds=round(elapsed, 1),
     )
 
@@ -136,9 +140,10 @@ def test_poison_is_dead_lettered_and_the_services_keep_consuming(
         assert message.message_id in published
     # Counted: the first delivery and `limit` redeliveries, then the dead-letter queue.
     assert attempts == dict.fromkeys(published, limit + 1), attempts
-    assert finished[healthy]["status"] == "completed", finished[healthy]
-    assert report["report"]["budget"]
-    assert failed["status"] == "failed", failed
-    assert failed["error"]["type"] and failed["error"]["reason"], failed
+    assert finished[healthy].status == "completed", finished[healthy]
+    assert report.report.budget is not None, report
+    assert report.report.budget.model_dump(exclude_none=True), report
+    assert failed.status == "failed", failed
+    assert failed.error is not None and failed.error.type and failed.error.reason, failed
     # Nothing died of the poison: the same processes are consuming.
     assert {name: chaos_stack.pid(name) for name in pids} == pids

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from sdk import FiscusClient
+from sdk import Fiscus
 from shared.settings import Settings
 from tests.chaos.infrastructure import free_port
 from tests.chaos.observers import wait_all
@@ -33,13 +33,15 @@ pytestmark = pytest.mark.slow
 CTC = "gov.irs.credits.ctc.amount.base[0].amount"
 
 
-def deliveries(fiscus: FiscusClient, endpoint_id: str) -> list[dict[str, Any]]:
-    page = fiscus._call("GET", f"/api/v1/webhooks/{endpoint_id}/deliveries", params={"limit": 100})
+def deliveries(fiscus: Fiscus, endpoint_id: str) -> list[dict[str, Any]]:
+    page = fiscus.request(
+        "GET", f"/api/v1/webhooks/{endpoint_id}/deliveries", params={"limit": 100}
+    )
     return list(page["items"])
 
 
 def wait_for_deliveries(
-    fiscus: FiscusClient, endpoint_id: str, count: int, condition: Any, timeout: float
+    fiscus: Fiscus, endpoint_id: str, count: int, condition: Any, timeout: float
 ) -> list[dict[str, Any]]:
     """The endpoint's deliveries once `count` exist and each meets `condition`."""
     deadline = time.monotonic() + timeout
@@ -61,7 +63,7 @@ def gaps(delivery: dict[str, Any]) -> list[float]:
 def test_deliveries_wait_out_a_dead_receiver_and_arrive_once_each(
     chaos_stack: RunningStack,
 ) -> None:
-    fiscus = FiscusClient(chaos_stack.gateway_url, chaos_stack.admin_key)
+    fiscus = Fiscus(chaos_stack.gateway_url, chaos_stack.admin_key)
     simulations = scaled(ci=2, full=5)
     schedule = [
         float(s) for s in json.loads(chaos_stack.environment["FISCUS_WEBHOOKS_RETRY_SCHEDULE"])
@@ -72,7 +74,7 @@ def test_deliveries_wait_out_a_dead_receiver_and_arrive_once_each(
         )
     )
     port = free_port()
-    endpoint = fiscus._call(
+    endpoint = fiscus.request(
         "POST",
         "/api/v1/webhooks",
         json={
@@ -87,9 +89,9 @@ def test_deliveries_wait_out_a_dead_receiver_and_arrive_once_each(
         policy = fiscus.create_policy(
             f"chaos webhook CTC {n}", {CTC: {"2025-01-01.2100-12-31": 2100 + 100 * n}}
         )
-        ids.append(fiscus.create_simulation(dataset["id"], policy["id"], 2025)["id"])
+        ids.append(fiscus.simulate(dataset.id, policy.id, 2025).id)
     finished = wait_all(fiscus, ids, timeout=600)
-    assert {s["status"] for s in finished.values()} == {"completed"}, finished
+    assert {s.status for s in finished.values()} == {"completed"}, finished
 
     # Down: nothing listens. Each delivery fails at least twice (connection refused).
     refused = wait_for_deliveries(

@@ -27,6 +27,8 @@ SOFTNESS = 1e-4
 MAX_ITERATIONS = 200
 TOLERANCE = 1e-12
 HARD_TOLERANCE = 1e-10
+# Plain Newton steps at most, to land hard targets the line search left a hair short.
+POLISHING_STEPS = 5
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,12 @@ def calibrate(initial: np.ndarray, targets: list[Target], softness: float = SOFT
         # hair short of the hard ones: a last pass on those alone lands them.
         if missed(weights):
             weights = newton(weights, hard, softness)
+        # The line search stops where the dual is flat to floating point, which can
+        # still be a hair (1e-10) short: full Newton steps from there converge.
+        for _ in range(POLISHING_STEPS):
+            if not missed(weights):
+                break
+            weights = newton_step(weights, hard)
     if missed(weights):
         raise CalibrationError(unmet(targets, weights))
     return weights
@@ -98,6 +106,18 @@ def newton(initial: np.ndarray, targets: list[Target], softness: float) -> np.nd
         multipliers, value, ratio = improved
     weights: np.ndarray = initial * ratio
     return weights
+
+
+def newton_step(weights: np.ndarray, targets: list[Target]) -> np.ndarray:
+    """One full Newton step from `weights` towards the targets, without a line search."""
+    total = float(weights.sum())
+    design = np.column_stack([t.values.astype(np.float64) * (total / t.total) for t in targets])
+    share = weights / total
+    gradient = design.T @ share - 1.0
+    hessian = (design * share[:, None]).T @ design
+    step = np.linalg.solve(hessian + 1e-12 * np.eye(len(targets)), gradient)
+    stepped: np.ndarray = weights * np.exp(-(design @ step))
+    return stepped
 
 
 def line_search(

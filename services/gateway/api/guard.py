@@ -50,7 +50,9 @@ from services.gateway.domain.rate_limits import (
     retry_after,
 )
 from services.gateway.domain.tokens import TokenRefused, looks_like_jwt
+from shared.db import Database
 from shared.logs import request_id_var
+from shared.outages import is_outage
 from shared.problems import FieldError, ProblemError, invalid, problem_response
 from shared.service import ServiceProcess
 from shared.settings import Settings
@@ -314,29 +316,50 @@ async def idempotently(
         response = await rendered(request, within_quota(request, handle, principal))
         response, body = await buffered(response)
     except BaseException:
-        async with database.unit_of_work() as uow:
-            await records.release(uow, principal.key_id, idempotency_key)
-            await uow.commit()
+        await _settle(database, principal.key_id, idempotency_key, None, b"", request.url.path)
         raise
-    async with database.unit_of_work() as uow:
-        if is_remembered(response.status_code):
-            remembered = [
-                [name, value]
-                for name, value in response.headers.items()
-                if name.lower() not in _UNREMEMBERED
-            ]
-            await records.complete(
-                uow,
-                principal.key_id,
-                idempotency_key,
-                status=response.status_code,
-                headers=remembered,
-                body=storable_body(request.url.path, body),
-            )
-        else:
-            await records.release(uow, principal.key_id, idempotency_key)
-        await uow.commit()
+    await _settle(database, principal.key_id, idempotency_key, response, body, request.url.path)
     return response
+
+
+async def _settle(
+    database: Database,
+    key_id: str,
+    idempotency_key: str,
+    response: Response | None,
+    body: bytes,
+    path: str,
+) -> None:
+    """Remember the answer to a claimed key, or release the claim if there is none to keep.
+
+    The database may have gone away while the request ran: then the answer still goes to
+    the client, and the claim expires after its lock time (a retry before gets 409).
+    """
+    try:
+        async with database.unit_of_work() as uow:
+            if response is not None and is_remembered(response.status_code):
+                remembered = [
+                    [name, value]
+                    for name, value in response.headers.items()
+                    if name.lower() not in _UNREMEMBERED
+                ]
+                await records.complete(
+                    uow,
+                    key_id,
+                    idempotency_key,
+                    status=response.status_code,
+                    headers=remembered,
+                    body=storable_body(path, body),
+                )
+            else:
+                await records.release(uow, key_id, idempotency_key)
+            await uow.commit()
+    except Exception as exc:
+        if not is_outage(exc):
+            raise
+        log.warning(
+            "idempotency key %s left claimed: %s: %s", idempotency_key, type(exc).__name__, exc
+        )
 
 
 def replay(held: sa.RowMapping, this: Fingerprint) -> Response:

@@ -66,6 +66,7 @@ from services.simulation.handlers.warm_engine import (
 from shared import storage
 from shared.db import Database, UnitOfWork
 from shared.metrics import SIMULATION_SECONDS, size_label
+from shared.outages import is_outage, ride_out
 from shared.population import file_name, read_population, to_parquet_bytes
 from shared.states import FIPS_BY_POSTAL_CODE
 
@@ -117,12 +118,14 @@ class PartitionRunner:
         source: str,
         engine: WarmEngine[SimulationEngine],
         attempts: int,
+        outage_patience_seconds: float = 300.0,
     ) -> None:
         self._database = database
         self._storage_root = storage_root
         self._source = source
         self._engine = engine
         self._attempts = attempts
+        self._patience = outage_patience_seconds
         # The engine is neither thread-safe nor small: one calculation at a time.
         self._calculating = asyncio.Lock()
 
@@ -136,6 +139,8 @@ class PartitionRunner:
             try:
                 calculation = await self._calculate(job, engine)
             except Exception as exc:
+                if is_outage(exc):
+                    raise  # the storage is unreachable: try again, the partition is not at fault
                 log.warning(
                     "%s of simulation %s failed",
                     job.context,
@@ -145,7 +150,12 @@ class PartitionRunner:
                 )
                 await self._fail(event, job, exc)
                 return
-            await self._finish(event, job, calculation)
+            # Calculated: an outage now waits here, rather than calculate again.
+            await ride_out(
+                lambda: self._finish(event, job, calculation),
+                what=f"{job.context} of simulation {job.simulation_id}",
+                patience_seconds=self._patience,
+            )
 
     async def _fail(self, event: CloudEvent, job: PartitionJob, error: BaseException) -> None:
         async with self._database.unit_of_work() as uow:

@@ -41,6 +41,7 @@ from services.simulation.handlers.failures import (
 )
 from shared import storage
 from shared.db import Database
+from shared.outages import is_outage, ride_out
 from shared.population import file_name
 from shared.states import POSTAL_CODE_BY_FIPS
 
@@ -70,12 +71,19 @@ class SimulationPlanner:
     """Turns each requested simulation into partitions that any worker can take."""
 
     def __init__(
-        self, database: Database, source: str, *, attempts: int, partition_households: int
+        self,
+        database: Database,
+        source: str,
+        *,
+        attempts: int,
+        partition_households: int,
+        outage_patience_seconds: float = 300.0,
     ) -> None:
         self._database = database
         self._source = source
         self._attempts = attempts
         self._partition_households = partition_households
+        self._patience = outage_patience_seconds
 
     async def on_simulation_requested(self, event: CloudEvent) -> None:
         request = event.payload(SimulationRequested)
@@ -88,10 +96,17 @@ class SimulationPlanner:
                 in_region(counts, planning.region), planning.years, self._partition_households
             )
         except Exception as exc:
+            if is_outage(exc):
+                raise  # the storage is unreachable: try again, the request is not at fault
             log.warning("simulation %s could not be planned", planning.simulation_id, exc_info=True)
             await self._fail(event, planning.simulation_id, exc)
             return
-        await self._store(event, planning, plan)
+        # Planned: an outage now waits here, rather than plan again as a new attempt.
+        await ride_out(
+            lambda: self._store(event, planning, plan),
+            what=f"plan of simulation {planning.simulation_id}",
+            patience_seconds=self._patience,
+        )
 
     async def _start(self, event: CloudEvent, request: SimulationRequested) -> Planning | None:
         """Count the attempt, unless the simulation is finished or planned already."""

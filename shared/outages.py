@@ -1,0 +1,83 @@
+"""Telling a dependency's outage from a fault of the request or message, and riding it out.
+
+While Postgres restarts or a connection drops, every call fails with an error that
+says nothing about what was asked: an HTTP request answers 503 with Retry-After,
+and a consumer waits and tries the same message again in place, rather than count
+a delivery attempt against it (a few seconds of outage would otherwise dead-letter
+real work).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# SQLSTATEs of a server that is going away or not there yet: class 08 (connection
+# exception), admin/crash shutdown, "the database system is starting up", and too
+# many connections.
+_OUTAGE_SQLSTATE_CLASSES = ("08",)
+_OUTAGE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
+# How deep to follow `orig` / `__cause__` / `__context__` from the error raised.
+_CHAIN_DEPTH = 8
+
+
+def is_outage(exc: BaseException) -> bool:
+    """True if `exc` (or what caused it) says a dependency is unreachable right now."""
+    seen: BaseException | None = exc
+    for _ in range(_CHAIN_DEPTH):
+        if seen is None:
+            return False
+        # ConnectionError covers refused and reset sockets and every AMQP connection error.
+        if isinstance(seen, ConnectionError | TimeoutError | PoolTimeoutError):
+            return True
+        if isinstance(seen, DBAPIError) and seen.connection_invalidated:
+            return True
+        sqlstate = getattr(seen, "sqlstate", None)
+        if isinstance(sqlstate, str) and (
+            sqlstate in _OUTAGE_SQLSTATES or sqlstate.startswith(_OUTAGE_SQLSTATE_CLASSES)
+        ):
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__ or seen.__context__
+    return False
+
+
+async def ride_out(
+    call: Callable[[], Awaitable[T]],
+    *,
+    what: str,
+    patience_seconds: float,
+    first_wait: float = 0.5,
+    longest_wait: float = 5.0,
+) -> T:
+    """`await call()`, called again after a growing wait while it fails with an outage.
+
+    Gives up after `patience_seconds` of outage and raises the last error; any other
+    error is raised at once.
+    """
+    waited = 0.0
+    wait = first_wait
+    while True:
+        try:
+            return await call()
+        except Exception as exc:
+            if not is_outage(exc) or waited >= patience_seconds:
+                raise
+            log.warning(
+                "%s waits for a dependency: %s: %s (retrying in %.1f s)",
+                what,
+                type(exc).__name__,
+                exc,
+                wait,
+            )
+        await asyncio.sleep(wait)
+        waited += wait
+        wait = min(wait * 2, longest_wait)
