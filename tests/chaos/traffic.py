@@ -31,21 +31,8 @@ YEAR = date.today().year
 POLL_PACE_SECONDS = 0.125
 # Datasets created at once when a scenario needs many.
 CREATING_AT_ONCE = 4
-YEARS = range(2023, 2036)
-REGIONS = ("us", "CA", "TX", "FL", "NY", "PA", "IL", "OH")
 PROBLEM = "application/problem+json"
 FINISHED = {"completed", "failed", "cancelled"}
-
-
-def distinct_requests(dataset_id: str, policy_id: str, count: int) -> list[dict[str, Any]]:
-    """`count` simulation requests that differ in year or region (at most 104)."""
-    combinations = [(year, region) for region in REGIONS for year in YEARS]
-    if count > len(combinations):
-        raise ValueError(f"at most {len(combinations)} distinct requests, not {count}")
-    return [
-        {"dataset_id": dataset_id, "policy_id": policy_id, "year": year, "region": region}
-        for year, region in combinations[:count]
-    ]
 
 
 async def create_datasets(

@@ -18,7 +18,6 @@ import asyncio
 import itertools
 import statistics
 import time
-from datetime import date
 from typing import Any
 
 import httpx
@@ -26,6 +25,7 @@ import pytest
 
 from tests.chaos.traffic import (
     FINISHED,
+    YEAR,
     burst,
     create_inputs,
     duplicates,
@@ -42,10 +42,9 @@ from tests.stack import RunningStack
 pytestmark = pytest.mark.slow
 
 SMALL_DATASET = 40  # households: the load is in the number of simulations, not their size
-# One year, the one the workers warm up (date.today().year): the first simulation of
-# another year on a worker computes that year's parameters first, which takes minutes
-# on a busy machine and would measure cold years rather than load.
-YEAR = date.today().year
+# One year, the one the workers warm up (traffic.YEAR): the first simulation of another
+# year on a worker computes that year's parameters first, which takes minutes on a busy
+# machine and would measure cold years rather than load.
 # Stored per household on top of the defaults; each choice makes a distinct simulation
 # (another content key) at almost the same cost.
 EXTRA_OUTPUTS = (
