@@ -45,7 +45,7 @@ def receiver() -> Iterator[WebhookInbox]:
 def test_every_submission_completes_once_across_a_broker_restart(
     chaos_stack: RunningStack, private_rabbitmq: PrivateRabbitMQ, receiver: WebhookInbox
 ) -> None:
-    count = scaled(ci=6, full=100)
+    count = scaled(ci=3, full=100)
     subscriber = SubscriberQueue(
         chaos_stack.settings.amqp_url, "chaos-observer.broker-restart", ("simulation.completed",)
     )

@@ -87,7 +87,7 @@ def test_services_ride_out_a_database_crash(
 async def crash_under_load(
     stack: RunningStack, database: PrivatePostgres
 ) -> tuple[list[str], dict[str, object]]:
-    count = scaled(ci=6, full=90)
+    count = scaled(ci=4, full=90)
     outage = scaled(ci=8, full=20)
     before, after = 3.0, scaled(ci=5, full=10)
     interval = (before + outage + after) / count

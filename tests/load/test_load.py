@@ -118,7 +118,7 @@ def load_requests(dataset_id: str, policy_id: str, count: int) -> list[dict[str,
 
 
 def test_a_burst_of_simulations_completes_each_once(load_stack: RunningStack, key: str) -> None:
-    count = scaled(ci=4, full=100)
+    count = scaled(ci=2, full=100)
     numbers = asyncio.run(simulation_burst(load_stack, key, count))
     record("load_burst", **numbers)
     assert numbers["statuses"] == {"202": count}, numbers
