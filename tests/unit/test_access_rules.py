@@ -32,7 +32,10 @@ SECRET = "unit-test-secret-of-enough-length-0123456789"
 
 
 def signed(**claims: object) -> str:
-    return jwt.encode({"exp": int(time.time()) + 3600, **claims}, SECRET, algorithm="HS256")
+    # Valid for a week: the parametrized tokens are signed when tests are collected,
+    # which can be more than an hour before they run in a whole CI run.
+    week = 7 * 24 * 3600
+    return jwt.encode({"exp": int(time.time()) + week, **claims}, SECRET, algorithm="HS256")
 
 
 def test_a_token_names_its_subject_and_role() -> None:
