@@ -80,10 +80,9 @@ def newton(initial: np.ndarray, targets: list[Target], softness: float) -> np.nd
     initial = np.asarray(initial, dtype=np.float64)
     if not targets:
         return initial.copy()
-    total = float(initial.sum())
-    design = np.column_stack([t.values.astype(np.float64) * (total / t.total) for t in targets])
+    design = design_matrix(initial, targets)
     soft = np.array([0.0 if t.hard else softness for t in targets])
-    share = initial / total
+    share = initial / float(initial.sum())
 
     def dual(multipliers: np.ndarray) -> tuple[float, np.ndarray]:
         ratio = np.exp(np.clip(design @ multipliers, -700.0, 700.0))
@@ -108,11 +107,17 @@ def newton(initial: np.ndarray, targets: list[Target], softness: float) -> np.nd
     return weights
 
 
+def design_matrix(weights: np.ndarray, targets: list[Target]) -> np.ndarray:
+    """Each household's contribution to each target, scaled so that a target met is 1
+    per unit of total weight."""
+    total = float(weights.sum())
+    return np.column_stack([t.values.astype(np.float64) * (total / t.total) for t in targets])
+
+
 def newton_step(weights: np.ndarray, targets: list[Target]) -> np.ndarray:
     """One full Newton step from `weights` towards the targets, without a line search."""
-    total = float(weights.sum())
-    design = np.column_stack([t.values.astype(np.float64) * (total / t.total) for t in targets])
-    share = weights / total
+    design = design_matrix(weights, targets)
+    share = weights / float(weights.sum())
     gradient = design.T @ share - 1.0
     hessian = (design * share[:, None]).T @ design
     step = np.linalg.solve(hessian + 1e-12 * np.eye(len(targets)), gradient)
