@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import TypeVar
 
 from sqlalchemy.exc import DBAPIError
@@ -30,12 +30,20 @@ _OUTAGE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
 _CHAIN_DEPTH = 8
 
 
-def is_outage(exc: BaseException) -> bool:
-    """True if `exc` (or what caused it) says a dependency is unreachable right now."""
+def causes(exc: BaseException) -> Iterator[BaseException]:
+    """`exc`, then what caused it: the driver's error under SQLAlchemy's (`orig`), else
+    `__cause__`, else `__context__`; at most a few deep."""
     seen: BaseException | None = exc
     for _ in range(_CHAIN_DEPTH):
         if seen is None:
-            return False
+            return
+        yield seen
+        seen = getattr(seen, "orig", None) or seen.__cause__ or seen.__context__
+
+
+def is_outage(exc: BaseException) -> bool:
+    """True if `exc` (or what caused it) says a dependency is unreachable right now."""
+    for seen in causes(exc):
         # ConnectionError covers refused and reset sockets and every AMQP connection error.
         if isinstance(seen, ConnectionError | TimeoutError | PoolTimeoutError):
             return True
@@ -46,7 +54,6 @@ def is_outage(exc: BaseException) -> bool:
             sqlstate in _OUTAGE_SQLSTATES or sqlstate.startswith(_OUTAGE_SQLSTATE_CLASSES)
         ):
             return True
-        seen = getattr(seen, "orig", None) or seen.__cause__ or seen.__context__
     return False
 
 

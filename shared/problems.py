@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.logs import request_id_var
-from shared.outages import is_outage
+from shared.outages import causes, is_outage
 
 log = logging.getLogger(__name__)
 
@@ -112,14 +112,7 @@ OUTAGE_RETRY_AFTER_SECONDS = 5
 
 
 def _is_unstorable_text(exc: BaseException) -> bool:
-    cause: BaseException | None = exc
-    for _ in range(5):
-        if cause is None:
-            return False
-        if getattr(cause, "sqlstate", None) in _UNSTORABLE_TEXT:
-            return True
-        cause = getattr(cause, "orig", None) or cause.__cause__
-    return False
+    return any(getattr(cause, "sqlstate", None) in _UNSTORABLE_TEXT for cause in causes(exc))
 
 
 def _location(loc: Sequence[Any]) -> str:

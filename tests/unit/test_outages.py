@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from shared.outages import is_outage, ride_out
+from shared.outages import causes, is_outage, ride_out
 
 
 class PostgresError(Exception):
@@ -49,6 +49,27 @@ def test_an_outage_is_found_behind_the_error_it_caused() -> None:
             raise RuntimeError("could not load") from cause
     except RuntimeError as error:
         assert is_outage(error)
+
+
+def test_causes_go_from_the_error_raised_to_the_driver_error_under_it() -> None:
+    driver = PostgresError("22021")
+    try:
+        try:
+            raise wrapped(driver)
+        except OperationalError:
+            raise KeyError("handling it failed") from None
+    except KeyError as error:
+        handling = error
+    # `from None` hides the context from tracebacks, not from the chain of causes.
+    chain = list(causes(handling))
+    assert [type(e) for e in chain] == [KeyError, OperationalError, PostgresError]
+    assert chain[-1] is driver
+
+
+def test_causes_stop_a_few_deep_on_a_cycle() -> None:
+    first, second = ValueError("a"), ValueError("b")
+    first.__cause__, second.__cause__ = second, first
+    assert len(list(causes(first))) == 8
 
 
 @pytest.mark.parametrize(
