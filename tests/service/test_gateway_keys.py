@@ -124,11 +124,14 @@ async def test_key_input_is_validated(gateway: httpx.AsyncClient) -> None:
         {"name": "x", "rate_limit": "lots"},
         {"name": "x", "role": "root"},
         {"name": "x", "daily_simulation_quota": -1},
+        {"name": "x", "daily_simulation_quota": 2**31},
         {"name": ""},
         {"name": "x", "secret": "mine"},
     ):
         problem = assert_problem(await gateway.post("/api/v1/keys", json=body, headers=ADMIN), 422)
         assert problem["errors"], problem
+        fields = {error["field"] for error in problem["errors"]}
+        assert fields <= {"body", *(f"body.{name}" for name in body)}, problem
     assert_problem(await gateway.get("/api/v1/keys/not-a-uuid", headers=ADMIN), 404)
     assert_problem(await gateway.delete("/api/v1/keys/admin", headers=ADMIN), 404)
 

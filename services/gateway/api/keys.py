@@ -36,6 +36,10 @@ router = APIRouter(
 )
 
 
+# The largest quota the key table's column holds (a 32-bit integer).
+MAX_DAILY_SIMULATION_QUOTA = 2**31 - 1
+
+
 class KeyCreate(BaseModel):
     """A key to issue."""
 
@@ -44,7 +48,10 @@ class KeyCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200, examples=["analytics notebook"])
     role: Role = "user"
     daily_simulation_quota: int | None = Field(
-        default=None, ge=0, description="Simulations per 24 hours; none: the gateway's default"
+        default=None,
+        ge=0,
+        le=MAX_DAILY_SIMULATION_QUOTA,
+        description="Simulations per 24 hours; none: the gateway's default",
     )
     rate_limit: str | None = Field(
         default=None,
