@@ -51,7 +51,7 @@ test-fast: install ## Tests that need neither policyengine-us nor the whole stac
 lint: install ## ruff, mypy --strict, and the committed event contracts up to date
 	$(VENV)/bin/ruff check shared contracts services sdk tests deploy benchmarks examples
 	$(VENV)/bin/ruff format --check shared contracts services sdk tests deploy benchmarks examples
-	$(VENV)/bin/mypy shared contracts services sdk
+	$(VENV)/bin/mypy --explicit-package-bases shared contracts services sdk tests deploy benchmarks examples
 	$(PY) -m contracts.generate --check
 
 format: install

@@ -82,7 +82,12 @@ async def test_invalid_items_are_named_by_index_and_nothing_is_submitted(
     assert [e["field"] for e in problem["errors"]] == ["simulations[2].dataset_id"]
     assert (await gateway.get("/api/v1/simulations", headers=caller)).json()["items"] == before
 
-    for body in ({"simulations": []}, {"simulations": [valid] * 101}, {"items": [valid]}):
+    bodies: list[dict[str, Any]] = [
+        {"simulations": []},
+        {"simulations": [valid] * 101},
+        {"items": [valid]},
+    ]
+    for body in bodies:
         assert_problem(await gateway.post(BATCH, json=body, headers=caller), 422)
     reader = bearer(await issue_key(gateway, role="readonly"))
     assert_problem(await gateway.post(BATCH, json={"simulations": [valid]}, headers=reader), 403)

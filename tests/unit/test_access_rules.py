@@ -59,7 +59,7 @@ def test_a_token_names_its_subject_and_role() -> None:
             "signature",
         ),
         (
-            jwt.encode({"sub": "a", "role": "user", "exp": 2**31}, None, algorithm="none"),
+            jwt.encode({"sub": "a", "role": "user", "exp": 2**31}, "", algorithm="none"),
             "alg value",
         ),
     ],

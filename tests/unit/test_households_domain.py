@@ -79,7 +79,7 @@ def test_wanted_values_are_the_nulls_and_the_named_variables_unless_given() -> N
 
 
 def test_batch_keys_match_only_for_the_same_inputs() -> None:
-    single = {
+    single: dict[str, Any] = {
         "people": {"x": {"age": {"2026": 30}}},
         "households": {"h": {"members": ["x"], "state_code": {"2026": "TX"}}},
     }

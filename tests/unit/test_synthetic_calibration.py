@@ -66,9 +66,9 @@ def test_weighted_people(person: pd.DataFrame) -> None:
 def test_state_populations(person: pd.DataFrame) -> None:
     by_state = person.groupby("state")["weight"].sum()
     assert len(by_state) == 51
-    for fips, weighted in by_state.items():
-        published = STATE_POPULATIONS_2023[STATES_BY_FIPS[int(fips)].code]
-        assert weighted == pytest.approx(published, rel=CLOSE), STATES_BY_FIPS[int(fips)].code
+    for fips, weighted in zip(by_state.index.to_list(), by_state.to_list(), strict=True):
+        code = STATES_BY_FIPS[int(fips)].code
+        assert weighted == pytest.approx(STATE_POPULATIONS_2023[code], rel=CLOSE), code
 
 
 @pytest.mark.parametrize(("band", "published"), list(AGE_BANDS_2023.items()))
