@@ -30,9 +30,10 @@ CHAOS_ENVIRONMENT = {
     # Several partitions per simulation on datasets of a few hundred households, so that a
     # worker can be killed in the middle of one while others remain (test_worker_killed).
     "FISCUS_PARTITION_HOUSEHOLDS": "100",
-    # Webhook retries within seconds, not hours (test_webhook_receiver_down); a long tail of
-    # attempts so that a delivery outlives the receiver's outage, and no endpoint disabled.
-    "FISCUS_WEBHOOKS_RETRY_SCHEDULE": json.dumps([0, 2] + [3] * 18),
+    # Webhook retries within seconds, not hours (test_webhook_receiver_down); a tail of
+    # attempts 3 s apart for three minutes, so that a delivery outlives the receiver's outage
+    # (it lasts until the last simulation's delivery has failed), and no endpoint disabled.
+    "FISCUS_WEBHOOKS_RETRY_SCHEDULE": json.dumps([0, 2] + [3] * 58),
     "FISCUS_WEBHOOKS_POLL_SECONDS": "0.5",
     "FISCUS_WEBHOOKS_DISABLE_AFTER_FAILURES": "1000",
     # A POST cut off by the database crash leaves its Idempotency-Key claimed until this

@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from contracts.results.v1 import HOUSEHOLDS_FILE, PEOPLE_FILE
 from sdk import Fiscus, FiscusError, Simulation
 from shared import storage
+from tests.chaos.traffic import POLL_PACE_SECONDS
 from tests.e2e.outsiders import SubscriberQueue
 from tests.stack import RunningStack
 
@@ -76,22 +77,27 @@ def event_counter(stack: RunningStack, name: str) -> Iterator[EventCounter]:
 
 
 def wait_all(fiscus: Fiscus, ids: list[str], timeout: float) -> dict[str, Simulation]:
-    """Each simulation's last state, once all are finished (or `timeout` passed)."""
+    """Each simulation's last state, once all are finished (or `timeout` passed).
+
+    A round reads each simulation once; rounds are paced so that the reads stay under
+    the key's default rate limit (600 a minute) however many simulations there are.
+    """
     deadline = time.monotonic() + timeout
     last: dict[str, Simulation] = {}
+    pause = max(1.0, len(ids) * POLL_PACE_SECONDS)
     while time.monotonic() < deadline:
         try:
             last = {sid: fiscus.get_simulation(sid) for sid in ids}
         except FiscusError as error:
             # 503 is the gateway's "try again shortly" (e.g. its rate limiter's Redis is
-            # slow on a loaded machine): a client waits and asks again.
-            if error.status != 503:
+            # slow on a loaded machine), 429 "slow down": a client waits and asks again.
+            if error.status not in (429, 503):
                 raise
-            time.sleep(1)
+            time.sleep(pause)
             continue
         if all(s.finished for s in last.values()):
             break
-        time.sleep(1)
+        time.sleep(pause)
     return last
 
 

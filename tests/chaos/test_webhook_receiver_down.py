@@ -83,12 +83,13 @@ def test_deliveries_wait_out_a_dead_receiver_and_arrive_once_each(
         },
     )
     started = time.monotonic()
-    dataset = fiscus.create_synthetic_dataset("chaos webhooks", 40, seed=505, year=2025)
+    # One policy (one reformed system to build) on a dataset per simulation, so that the
+    # simulations complete close together: every delivery must outlast the receiver's
+    # outage within its schedule, and the outage lasts until the last one has failed.
+    policy = fiscus.create_policy("chaos webhook CTC", {CTC: {"2025-01-01.2100-12-31": 2100}})
     ids = []
     for n in range(simulations):
-        policy = fiscus.create_policy(
-            f"chaos webhook CTC {n}", {CTC: {"2025-01-01.2100-12-31": 2100 + 100 * n}}
-        )
+        dataset = fiscus.create_synthetic_dataset(f"chaos webhooks {n}", 40, seed=505 + n)
         ids.append(fiscus.simulate(dataset.id, policy.id, 2025).id)
     finished = wait_all(fiscus, ids, timeout=600)
     assert {s.status for s in finished.values()} == {"completed"}, finished
