@@ -7,6 +7,11 @@ message is acknowledged only after the handler returned, that is after its unit 
 work committed; on an exception it is requeued and its delivery counted. While a
 dependency is unreachable, the handler is retried in place instead (shared.outages),
 so that an outage does not use up the message's attempts.
+
+A handler may ask `redelivered()`: whether the broker delivered this message before,
+to a consumer that did not acknowledge it (it crashed, or its handler failed). A second
+copy of an event, published again by an outbox relay that stopped between publishing
+and marking it sent, is a first delivery of its own.
 """
 
 from __future__ import annotations
@@ -15,9 +20,11 @@ import functools
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import Any
 
-from faststream import AckPolicy
+from faststream import AckPolicy, BaseMiddleware
+from faststream.message import StreamMessage
 from faststream.rabbit import (
     Channel,
     ExchangeType,
@@ -37,6 +44,24 @@ log = logging.getLogger(__name__)
 
 EventHandler = Callable[[CloudEvent], Awaitable[None]]
 
+_redelivered: ContextVar[bool] = ContextVar("redelivered", default=False)
+
+
+def redelivered() -> bool:
+    """Whether the message being handled was delivered before and not acknowledged."""
+    return _redelivered.get()
+
+
+class DeliveryFacts(BaseMiddleware):
+    """Broker middleware: makes `redelivered()` answer for the message being handled."""
+
+    async def consume_scope(self, call_next: Any, msg: StreamMessage[Any]) -> Any:
+        token = _redelivered.set(bool(getattr(msg.raw_message, "redelivered", False)))
+        try:
+            return await call_next(msg)
+        finally:
+            _redelivered.reset(token)
+
 
 def events_exchange(settings: Settings) -> RabbitExchange:
     return RabbitExchange(settings.events_exchange, type=ExchangeType.TOPIC, durable=True)
@@ -53,7 +78,7 @@ def make_broker(settings: Settings) -> RabbitBroker:
         ack_policy=AckPolicy.NACK_ON_ERROR,
         logger=logging.getLogger("fiscus.broker"),
         # A consumer span and message counters around every delivery.
-        middlewares=[consume_telemetry(settings.delivery_limit)],
+        middlewares=[consume_telemetry(settings.delivery_limit), DeliveryFacts],
     )
 
 

@@ -155,7 +155,8 @@ def test_killed_workers_lose_nothing_duplicate_nothing_and_change_no_result(
     assert not set(killed_ids) & set(reference_ids)
     with supervised(chaos_stack, WORKERS) as supervisor:
         made = kill_in_partitions(chaos_stack, killed_ids, kills, timeout=1200)
-        finished = wait_all(fiscus, killed_ids + reference_ids, timeout=1200)
+        # Twelve 300-household simulations on two cores take about half an hour at full scale.
+        finished = wait_all(fiscus, killed_ids + reference_ids, timeout=scaled(ci=1200, full=3600))
     elapsed = time.monotonic() - started
     references = {sid: finished[sid] for sid in reference_ids}
     partitions = partition_rows(chaos_stack, killed_ids)
@@ -174,7 +175,7 @@ def test_killed_workers_lose_nothing_duplicate_nothing_and_change_no_result(
 
     identical = []
     for reference_id, killed_id in zip(reference_ids, killed_ids, strict=True):
-        if finished[killed_id].status != "completed":
+        if {finished[killed_id].status, references[reference_id].status} != {"completed"}:
             identical.append(False)
             continue
         reference, disturbed = (
@@ -207,6 +208,13 @@ def test_killed_workers_lose_nothing_duplicate_nothing_and_change_no_result(
         "completed_events": {sid: completed[sid] for sid in killed_ids},
         "duplicated_completed_events": sum(max(0, completed[sid] - 1) for sid in everyone),
         "missing_completed_events": sum(1 for sid in everyone if completed[sid] == 0),
+        # Partition messages that reached a worker after their simulation had completed
+        # (published again by an outbox relay killed before it marked them sent): skipped.
+        "partition_messages_skipped_as_completed": sum(
+            chaos_stack.log(worker).count(f"skipped: simulation {sid} is completed")
+            for worker in WORKERS
+            for sid in everyone
+        ),
         "identical": all(identical),
         "reference_partitions_attempts": sorted({r["attempts"] for r in reference_partitions}),
         "seconds": round(elapsed, 1),

@@ -27,6 +27,7 @@ from services.simulation.domain.simulations import (
     estimated_seconds_left,
     failure_of,
     is_finished,
+    is_second_copy,
     may_cancel,
     may_start,
     requested_event,
@@ -80,6 +81,15 @@ def test_only_an_unfinished_simulation_is_cancelled() -> None:
 def test_attempts_are_exhausted_only_beyond_the_limit() -> None:
     assert not attempts_exhausted(3, 3)
     assert attempts_exhausted(4, 3)
+
+
+def test_only_a_first_delivery_of_a_running_partitions_request_elsewhere_is_a_second_copy() -> None:
+    assert is_second_copy(running=True, redelivered=False, started_here=False)
+    # A redelivery: the worker computing it died or failed; an outage: retried where started.
+    assert not is_second_copy(running=True, redelivered=True, started_here=False)
+    assert not is_second_copy(running=True, redelivered=False, started_here=True)
+    # Not running: queued is started, done is skipped before this question.
+    assert not is_second_copy(running=False, redelivered=False, started_here=False)
 
 
 def test_failure_names_the_exception_type() -> None:

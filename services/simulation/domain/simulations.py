@@ -75,6 +75,19 @@ def attempts_exhausted(attempts: int, limit: int) -> bool:
     return attempts > limit
 
 
+def is_second_copy(*, running: bool, redelivered: bool, started_here: bool) -> bool:
+    """Whether a partition's request is a second copy of one being computed now.
+
+    A relay that stopped between publishing an event and marking it sent leaves it
+    for another relay to publish again, so a partition's request can arrive twice.
+    While the partition is running, a copy delivered for the first time is that
+    second one: the original is held, unacknowledged, by the worker computing it, and
+    comes back redelivered if that worker dies. A running partition is started again
+    only by a redelivery, or by the worker that started it retrying after an outage.
+    """
+    return running and not redelivered and not started_here
+
+
 def failure_of(error: BaseException) -> tuple[str, str]:
     """The `(error_type, reason)` recorded for a failed calculation."""
     error_type = type(error).__name__

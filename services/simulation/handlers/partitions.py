@@ -17,7 +17,9 @@ one of them counts the last partition, and a cancel either comes first (the late
 result is discarded) or finds the simulation completed.
 
 A worker that dies leaves its message unacknowledged: RabbitMQ delivers it again,
-to any worker, and the attempt is counted. An error of the calculation itself (the
+to any worker, and the attempt is counted. A second copy of the request (published
+twice by the outbox) arriving while the partition is running is dropped without
+counting an attempt (domain.simulations.is_second_copy). An error of the calculation itself (the
 engine, an unreadable dataset) is deterministic: the simulation fails at once, the
 partition named in the reason, without retries that would fail alike. Other errors
 (database, storage) propagate and the broker redelivers the message.
@@ -54,6 +56,7 @@ from services.simulation.domain.results import StoredResult, check_columns, part
 from services.simulation.domain.simulations import (
     attempts_exhausted,
     is_finished,
+    is_second_copy,
     progress_of,
 )
 from services.simulation.handlers.failures import AttemptsExhausted, MissingInput, record_failure
@@ -64,6 +67,7 @@ from services.simulation.handlers.warm_engine import (
     WarmEngine,
 )
 from shared import storage
+from shared.broker import redelivered
 from shared.db import Database, UnitOfWork
 from shared.metrics import SIMULATION_SECONDS, size_label
 from shared.outages import is_outage, ride_out
@@ -128,6 +132,8 @@ class PartitionRunner:
         self._patience = outage_patience_seconds
         # The engine is neither thread-safe nor small: one calculation at a time.
         self._calculating = asyncio.Lock()
+        # Partitions this worker started and has not finished: an outage retries them in place.
+        self._started_here: set[tuple[str, int]] = set()
 
     async def on_partition_requested(self, event: CloudEvent) -> None:
         request = event.payload(SimulationPartitionRequested)
@@ -136,26 +142,39 @@ class PartitionRunner:
             job = await self._start(event, request)
             if job is None:
                 return
+            started = (job.simulation_id, job.partition)
+            self._started_here.add(started)
             try:
-                calculation = await self._calculate(job, engine)
+                await self._compute(event, job, engine)
             except Exception as exc:
-                if is_outage(exc):
-                    raise  # the storage is unreachable: try again, the partition is not at fault
-                log.warning(
-                    "%s of simulation %s failed",
-                    job.context,
-                    job.simulation_id,
-                    exc_info=True,
-                    extra={"simulation_id": job.simulation_id},
-                )
-                await self._fail(event, job, exc)
-                return
-            # Calculated: an outage now waits here, rather than calculate again.
-            await ride_out(
-                lambda: self._finish(event, job, calculation),
-                what=f"{job.context} of simulation {job.simulation_id}",
-                patience_seconds=self._patience,
+                if not is_outage(exc):  # an outage is retried in place, as started here
+                    self._started_here.discard(started)
+                raise
+            self._started_here.discard(started)
+
+    async def _compute(
+        self, event: CloudEvent, job: PartitionJob, engine: SimulationEngine
+    ) -> None:
+        try:
+            calculation = await self._calculate(job, engine)
+        except Exception as exc:
+            if is_outage(exc):
+                raise  # the storage is unreachable: try again, the partition is not at fault
+            log.warning(
+                "%s of simulation %s failed",
+                job.context,
+                job.simulation_id,
+                exc_info=True,
+                extra={"simulation_id": job.simulation_id},
             )
+            await self._fail(event, job, exc)
+            return
+        # Calculated: an outage now waits here, rather than calculate again.
+        await ride_out(
+            lambda: self._finish(event, job, calculation),
+            what=f"{job.context} of simulation {job.simulation_id}",
+            patience_seconds=self._patience,
+        )
 
     async def _fail(self, event: CloudEvent, job: PartitionJob, error: BaseException) -> None:
         async with self._database.unit_of_work() as uow:
@@ -195,6 +214,20 @@ class PartitionRunner:
                 )
                 return None
             if partition["status"] == partition_store.DONE:
+                return None
+            if is_second_copy(
+                running=partition["status"] == partition_store.RUNNING,
+                redelivered=redelivered(),
+                started_here=(simulation_id, index) in self._started_here,
+            ):
+                log.info(
+                    "partition %s of simulation %s is being computed (attempt %s): "
+                    "a second copy of its request dropped",
+                    index,
+                    simulation_id,
+                    partition["attempts"],
+                    extra={"simulation_id": simulation_id},
+                )
                 return None
             attempts = partition["attempts"] + 1
             try:
