@@ -19,10 +19,10 @@ result is discarded) or finds the simulation completed.
 A worker that dies leaves its message unacknowledged: RabbitMQ delivers it again,
 to any worker, and the attempt is counted. A second copy of the request (published
 twice by the outbox) arriving while the partition is running is dropped without
-counting an attempt (domain.simulations.is_second_copy). An error of the calculation itself (the
-engine, an unreadable dataset) is deterministic: the simulation fails at once, the
-partition named in the reason, without retries that would fail alike. Other errors
-(database, storage) propagate and the broker redelivers the message.
+counting an attempt (domain.simulations.is_second_copy). An error of the calculation
+itself (the engine, an unreadable dataset) is deterministic: the simulation fails at
+once, the partition named in the reason, without retries that would fail alike.
+Other errors (database, storage) propagate and the broker redelivers the message.
 """
 
 from __future__ import annotations
