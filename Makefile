@@ -4,6 +4,8 @@ PYTHON_BIN ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+LINTED := shared contracts services sdk tests deploy benchmarks examples
+LINT_STAMP := $(VENV)/.linted
 VAR := var
 ADMIN_KEY_FILE := $(VAR)/admin-api-key
 
@@ -12,7 +14,7 @@ export FISCUS_ADMIN_API_KEY ?= $(shell mkdir -p $(VAR) && { test -s $(ADMIN_KEY_
 	$(PYTHON_BIN) -c 'import secrets; print("fk_" + secrets.token_urlsafe(32))' > $(ADMIN_KEY_FILE); } \
 	&& cat $(ADMIN_KEY_FILE))
 
-.PHONY: help install services migrate up down demo test test-fast lint format docs bench chaos load clean tools
+.PHONY: help install services migrate up down demo test test-unit test-fast test-stack test-stack-down lint format docs bench chaos load clean tools
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -26,7 +28,7 @@ $(STAMP): requirements.lock pyproject.toml
 
 install: $(STAMP) ## Create .venv with the pinned dependencies
 
-services: ## Check Postgres, RabbitMQ and Redis; start any that are down
+services: ## Postgres, RabbitMQ and Redis: start any that is down, install any that is missing
 	@bash deploy/local-services.sh
 
 migrate: install services ## Create roles and schemas, apply every service's migrations
@@ -42,21 +44,37 @@ demo: up ## Run a society-wide reform simulation end to end and print the report
 	$(PY) deploy/demo.py
 	@echo "The stack keeps running at http://127.0.0.1:8000 (docs at /docs). Stop it with: make down"
 
-test: install services tools lint ## Lint, type-check and run the whole test suite
+test: install services tools $(LINT_STAMP) ## Lint, type-check and run the whole test suite
 	$(PY) -m pytest -q --durations=30
 
-test-fast: install ## Tests that need neither policyengine-us nor the whole stack
-	$(PY) -m pytest -q -m "not slow"
+# The inner loop (README, "Tests"): markers pick what a change needs.
+test-unit: install ## Unit tests without policyengine-us or any service: under 2 minutes
+	FISCUS_TESTS_WITHOUT_ENGINE=1 $(PY) -m pytest -q tests/unit -m "not engine"
+
+test-fast: install services ## Unit and service tests without policyengine-us or the stack
+	FISCUS_TESTS_WITHOUT_ENGINE=1 $(PY) -m pytest -q -m "not engine and not stack"
+
+# PYTEST_ARGS narrows it, e.g. PYTEST_ARGS="tests/e2e -k report" or PYTEST_ARGS='-m "not fault"'.
+test-stack: install services ## Stack tests on a test stack kept running between runs
+	FISCUS_TEST_STACK=keep $(PY) -m pytest -q -m stack $(PYTEST_ARGS)
+
+test-stack-down: install ## Stop the test stack `make test-stack` keeps running
+	$(PY) -m tests.stack_fixtures down
 
 lint: install ## ruff, mypy --strict, and the committed event contracts up to date
-	$(VENV)/bin/ruff check shared contracts services sdk tests deploy benchmarks examples
-	$(VENV)/bin/ruff format --check shared contracts services sdk tests deploy benchmarks examples
-	$(VENV)/bin/mypy --explicit-package-bases shared contracts services sdk tests deploy benchmarks examples
+	$(VENV)/bin/ruff check $(LINTED)
+	$(VENV)/bin/ruff format --check $(LINTED)
+	$(VENV)/bin/mypy --explicit-package-bases $(LINTED)
 	$(PY) -m contracts.generate --check
+	touch $(LINT_STAMP)
+
+# `make test` lints only what changed since the last clean `make lint`.
+$(LINT_STAMP): $(STAMP) pyproject.toml $(shell find $(LINTED) -type f -not -path '*/__pycache__/*' 2>/dev/null)
+	$(MAKE) lint
 
 format: install
-	$(VENV)/bin/ruff check --fix shared contracts services sdk tests deploy benchmarks examples
-	$(VENV)/bin/ruff format shared contracts services sdk tests deploy benchmarks examples
+	$(VENV)/bin/ruff check --fix $(LINTED)
+	$(VENV)/bin/ruff format $(LINTED)
 
 docs: install ## Write the events' JSON Schemas and AsyncAPI document (contracts/) from the code
 	$(PY) -m contracts.generate

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -45,12 +47,31 @@ def skipped() -> set[str]:
     return {name.strip() for name in os.environ.get("FISCUS_STACK_SKIP", "").split(",") if name}
 
 
+# The processes that run policyengine-us (the policy service's parameter tree, the
+# engines of the workers): forked from the warm parent when there is one.
+WARM_PARENT = "warm-parent"
+ENGINE_PROCESSES = ("policy", WORKER, "households")
+WARM_PARENT_COMMAND = "python deploy/warm_parent.py --socket {socket}"
+
+
+def warm_parent_enabled() -> bool:
+    """FISCUS_STACK_WARM_PARENT=1: start the engine processes by fork from one warm parent."""
+    return os.environ.get("FISCUS_STACK_WARM_PARENT", "").lower() in ("1", "true", "yes")
+
+
+def uses_engine(name: str) -> bool:
+    return name.partition("-")[0] in ENGINE_PROCESSES if name != WARM_PARENT else False
+
+
 def stack_processes() -> dict[str, str]:
-    """The Procfile's processes, with `worker-2` ... `worker-N` beside `worker`."""
+    """The Procfile's processes, with `worker-2` ... `worker-N` beside `worker`, and the warm
+    parent first when it is enabled."""
     processes = {name: cmd for name, cmd in read_procfile().items() if name not in skipped()}
     if WORKER in processes:
         for number in range(2, worker_count() + 1):
             processes[f"{WORKER}-{number}"] = processes[WORKER]
+    if warm_parent_enabled() and any(uses_engine(name) for name in processes):
+        processes = {WARM_PARENT: WARM_PARENT_COMMAND, **processes}
     return processes
 
 
@@ -93,14 +114,19 @@ def _pid_file(var: Path, name: str) -> Path:
     return var / "run" / f"{name}.pid"
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether `pid` is a running process (an exited one not yet reaped is not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state != "Z"
 
 
 def running(var: Path) -> dict[str, int]:
@@ -109,37 +135,88 @@ def running(var: Path) -> dict[str, int]:
         pid_file = _pid_file(var, name)
         if pid_file.exists():
             pid = int(pid_file.read_text())
-            if _alive(pid):
+            if alive(pid):
                 found[name] = pid
     return found
+
+
+def warm_parent_socket(var: Path) -> Path:
+    return var / "run" / f"{WARM_PARENT}.sock"
 
 
 def up(var: Path, ready_urls: list[str], timeout: float) -> None:
     (var / "log").mkdir(parents=True, exist_ok=True)
     (var / "run").mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + timeout
     already = running(var)
-    python = sys.executable
     for name, command in stack_processes().items():
         if name in already:
             print(f"  {name:12} already running (pid {already[name]})")
             continue
-        argv = command.split()
-        if argv[0] == "python":
-            argv[0] = python
-        log = open(var / "log" / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
-        child = subprocess.Popen(
-            argv,
-            cwd=ROOT,
-            env=process_env(name),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        _pid_file(var, name).write_text(str(child.pid))
-        print(f"  {name:12} started (pid {child.pid}), log {var / 'log' / (name + '.log')}")
-    deadline = time.monotonic() + timeout
+        log = var / "log" / f"{name}.log"
+        if uses_engine(name) and WARM_PARENT in stack_processes():
+            wait_warm_parent(var, deadline)
+            pid = fork_from_warm_parent(var, name, command, log)
+            how = "forked"
+        else:
+            argv = command.format(socket=warm_parent_socket(var)).split()
+            pid = start_process(name, argv, log)
+            how = "started"
+        _pid_file(var, name).write_text(str(pid))
+        print(f"  {name:12} {how} (pid {pid}), log {log}")
     for url in ready_urls:
         wait_ready(url, deadline, var)
+
+
+def start_process(name: str, argv: list[str], log_path: Path) -> int:
+    if argv[0] == "python":
+        argv[0] = sys.executable
+    if name == WARM_PARENT:
+        # A new warm parent never finds the last one's socket.
+        Path(argv[argv.index("--socket") + 1]).unlink(missing_ok=True)
+    log = open(log_path, "ab")  # noqa: SIM115 - handed to the child
+    child = subprocess.Popen(
+        argv,
+        cwd=ROOT,
+        env=process_env(name),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    return child.pid
+
+
+def wait_warm_parent(var: Path, deadline: float) -> None:
+    """Wait until the warm parent accepts requests (it has imported policyengine-us)."""
+    while not warm_parent_socket(var).exists():
+        if WARM_PARENT not in running(var):
+            raise SystemExit(f"the warm parent exited during start; see {var / 'log'}")
+        if time.monotonic() > deadline:
+            raise SystemExit("the warm parent was not ready in time")
+        time.sleep(0.5)
+
+
+def fork_from_warm_parent(var: Path, name: str, command: str, log: Path) -> int:
+    """Ask the warm parent to fork `python -m <module> <args>` with this process's environment."""
+    argv = command.split()
+    if argv[:2] != ["python", "-m"]:
+        raise SystemExit(f"{name}: only `python -m` commands can be forked, not {command!r}")
+    request = {
+        "name": name,
+        "module": argv[2],
+        "args": argv[3:],
+        "env": process_env(name),
+        "log": str(log),
+        "cwd": str(ROOT),
+    }
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+        connection.settimeout(30)
+        connection.connect(str(warm_parent_socket(var)))
+        connection.sendall(json.dumps(request).encode() + b"\n")
+        answer = json.loads(connection.makefile("rb").readline())
+    if "pid" not in answer:
+        raise SystemExit(f"{name}: the warm parent refused: {answer.get('error')}")
+    return int(answer["pid"])
 
 
 def wait_ready(url: str, deadline: float, var: Path) -> None:
@@ -164,18 +241,29 @@ def wait_ready(url: str, deadline: float, var: Path) -> None:
 
 def down(var: Path) -> None:
     procs = running(var)
+    # The warm parent last: it reaps the processes it forked.
+    for group in (
+        {n: p for n, p in procs.items() if n != WARM_PARENT},
+        {n: p for n, p in procs.items() if n == WARM_PARENT},
+    ):
+        stop(group)
+    for name in stack_processes():
+        _pid_file(var, name).unlink(missing_ok=True)
+    warm_parent_socket(var).unlink(missing_ok=True)
+
+
+def stop(procs: dict[str, int]) -> None:
     for pid in procs.values():
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGTERM)
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and any(_alive(pid) for pid in procs.values()):
+    while time.monotonic() < deadline and any(alive(pid) for pid in procs.values()):
         time.sleep(0.2)
     for name, pid in procs.items():
-        if _alive(pid):
-            os.killpg(pid, signal.SIGKILL)
+        if alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
         print(f"  {name:12} stopped")
-    for name in stack_processes():
-        _pid_file(var, name).unlink(missing_ok=True)
 
 
 def main() -> None:

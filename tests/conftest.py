@@ -11,6 +11,7 @@ import asyncio
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -21,8 +22,52 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from shared import migrations
 from shared.settings import SERVICES, Settings
 
-# One policyengine-us engine for the whole session (see tests/engine_fixtures.py).
-pytest_plugins = ["tests.engine_fixtures"]
+# One policyengine-us engine (tests/engine_fixtures.py) and one stack of real processes
+# (tests/stack_fixtures.py) for the whole session; each package's time (tests/phases.py).
+pytest_plugins = ["tests.engine_fixtures", "tests.stack_fixtures", "tests.phases"]
+
+TESTS = Path(__file__).resolve().parent
+# Packages in the order they run: those without the stack first, so that it starts only
+# once they are done; of those with it, the destructive scenarios (kills, restarts) last.
+PACKAGE_ORDER = ("unit", "service", "e2e", "load", "chaos")
+
+
+STACK_PACKAGES = ("e2e", "load", "chaos")
+
+
+def package_of(item: pytest.Item) -> str:
+    return item.path.relative_to(TESTS).parts[0]
+
+
+# First, so that `-m stack` and the like see the markers added here.
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Markers by what a test needs: `stack` (the whole stack, e2e/load/chaos), `fault`
+    (it kills, restarts or poisons: chaos), `engine` (policyengine-us in the test process:
+    the `slow` tests of the other packages); then the packages in PACKAGE_ORDER."""
+    for item in items:
+        package = package_of(item)
+        if package in STACK_PACKAGES:
+            item.add_marker(pytest.mark.stack)
+            if package == "chaos":
+                item.add_marker(pytest.mark.fault)
+        elif item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.engine)
+
+    def rank(item: pytest.Item) -> int:
+        package = package_of(item)
+        return PACKAGE_ORDER.index(package) if package in PACKAGE_ORDER else len(PACKAGE_ORDER)
+
+    items.sort(key=rank)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """With FISCUS_TESTS_WITHOUT_ENGINE set (`make test-fast`, `make test-unit`), a run
+    that imported policyengine-us fails: those targets promise to run without it."""
+    if os.environ.get("FISCUS_TESTS_WITHOUT_ENGINE") and "policyengine_us" in sys.modules:
+        print("\nFISCUS_TESTS_WITHOUT_ENGINE: a test imported policyengine-us; mark it slow")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
 
 TEST_DB = os.environ.get("FISCUS_TEST_DB", "fiscus_test")
 TEST_VHOST = os.environ.get("FISCUS_TEST_VHOST", "fiscus-test")

@@ -18,17 +18,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from deploy.stack import environment_on_ports
+from deploy.stack import alive, environment_on_ports
 from shared.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 STACK_COMMAND = [sys.executable, str(ROOT / "deploy" / "stack.py")]
 PROCESSES = (
+    "warm-parent",
     "gateway",
     "dataset",
     "policy",
     "simulation",
     "worker",
+    "worker-2",
     "households",
     "aggregation",
     "webhooks",
@@ -53,11 +55,7 @@ class RunningStack:
         if not path.exists():
             return None
         pid = int(path.read_text())
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        return pid
+        return pid if alive(pid) else None
 
     def kill(self, process: str, sig: signal.Signals = signal.SIGKILL) -> int:
         """Send `sig` (SIGKILL: `kill -9`) to a process's whole group; returns its pid.
@@ -107,16 +105,16 @@ def stack_environment(settings: Settings, admin_key: str, port_base: int) -> dic
     )
 
 
-@contextmanager
-def running_stack(
+def start_stack(
     settings: Settings,
     var: Path,
     port_base: int,
     extra_environment: dict[str, str] | None = None,
     timeout: float = 600,
-) -> Iterator[RunningStack]:
-    """Start the stack, yield it, and stop every process it has running at the end."""
-    admin_key = "fk_test_" + secrets.token_urlsafe(16)
+    admin_key: str | None = None,
+) -> RunningStack:
+    """Start the stack and return once it is ready; on failure, print its logs and stop it."""
+    admin_key = admin_key or "fk_test_" + secrets.token_urlsafe(16)
     environment = stack_environment(settings, admin_key, port_base)
     environment.update(extra_environment or {})
     stack = RunningStack(f"http://127.0.0.1:{port_base}", admin_key, settings, var, environment)
@@ -127,6 +125,19 @@ def running_stack(
             print(f"--- {name} log ---\n{stack.log(name)[-3000:]}")
         subprocess.run([*STACK_COMMAND, "down", "--var", str(var)], env=environment, cwd=ROOT)
         raise
+    return stack
+
+
+@contextmanager
+def running_stack(
+    settings: Settings,
+    var: Path,
+    port_base: int,
+    extra_environment: dict[str, str] | None = None,
+    timeout: float = 600,
+) -> Iterator[RunningStack]:
+    """Start the stack, yield it, and stop every process it has running at the end."""
+    stack = start_stack(settings, var, port_base, extra_environment, timeout)
     try:
         yield stack
     finally:

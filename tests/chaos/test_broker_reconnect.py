@@ -3,6 +3,9 @@
 The simulation API's reply queue for household calls and the gateway's feed of
 simulation events are exclusive queues of one connection: the broker forgets them
 when it stops, so the process must declare them again when it reconnects.
+
+Both run on a virtual host of their own on the stack's broker, so that the stack's
+households worker and gateway, restarted with it, never see their messages.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 import aio_pika
+import pytest
 from aio_pika.abc import AbstractIncomingMessage
 
 from contracts.envelope import CloudEvent
@@ -24,11 +28,16 @@ from services.simulation.api.household_calls import HouseholdCalls
 from services.simulation.handlers.households import declare_households_queue
 from shared.problems import ProblemError
 from shared.settings import Settings
-from tests.chaos.infrastructure import PrivateRabbitMQ
+from tests.infrastructure import PrivateRabbitMQ
 from tests.service.bus import publish
 
 T = TypeVar("T")
 RECONNECT_TIMEOUT = 60.0
+
+
+@pytest.fixture(scope="module")
+def amqp_url(private_rabbitmq: PrivateRabbitMQ) -> str:
+    return private_rabbitmq.vhost_url("broker-reconnect")
 
 
 @asynccontextmanager
@@ -68,10 +77,10 @@ async def once_reconnected(attempt: Callable[[], Awaitable[T]]) -> tuple[T, floa
 
 
 async def test_household_calls_are_answered_again_after_a_broker_restart(
-    private_rabbitmq: PrivateRabbitMQ,
+    private_rabbitmq: PrivateRabbitMQ, amqp_url: str
 ) -> None:
-    calls = HouseholdCalls(private_rabbitmq.amqp_url, timeout_seconds=3)
-    async with echoing_households_worker(private_rabbitmq.amqp_url):
+    calls = HouseholdCalls(amqp_url, timeout_seconds=3)
+    async with echoing_households_worker(amqp_url):
         await calls.start()
         try:
             assert await calls.call({"n": 1}) == {"echo": {"n": 1}}
@@ -91,9 +100,9 @@ async def test_household_calls_are_answered_again_after_a_broker_restart(
 
 
 async def test_the_gateway_feed_follows_simulation_events_again_after_a_broker_restart(
-    private_rabbitmq: PrivateRabbitMQ,
+    private_rabbitmq: PrivateRabbitMQ, amqp_url: str
 ) -> None:
-    settings = Settings(environment="test", amqp_url=private_rabbitmq.amqp_url)
+    settings = Settings(environment="test", amqp_url=amqp_url)
     feed = SimulationEventFeed(settings)
     await feed.start()
     try:

@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 
-from tests.chaos.infrastructure import PrivateRabbitMQ
 from tests.chaos.traffic import (
     api_client,
     burst,
@@ -30,6 +29,7 @@ from tests.chaos.traffic import (
     stored_per_dataset,
 )
 from tests.e2e.outsiders import SubscriberQueue, WebhookInbox, webhook_receiver
+from tests.infrastructure import PrivateRabbitMQ
 from tests.reliability import percentile, record, scaled
 from tests.stack import RunningStack
 

@@ -27,6 +27,7 @@ from sdk import Fiscus
 from shared import storage
 from shared.population import file_name
 from tests.chaos.observers import deliveries_logged, publish_raw, take_dead_letters, wait_all
+from tests.reforms import CTC_REFORM
 from tests.reliability import record
 from tests.stack import RunningStack
 
@@ -35,7 +36,6 @@ pytestmark = pytest.mark.slow
 AGGREGATION_QUEUE = "aggregation.simulation-completed"
 REQUESTS_QUEUE = "simulation.requests"
 WORKERS = ("worker", "worker-2")
-CTC = {"gov.irs.credits.ctc.amount.base[0].amount": {"2025-01-01.2100-12-31": 2600}}
 
 
 def invalid_event(event_type: str) -> tuple[str, bytes]:
@@ -87,7 +87,7 @@ def test_poison_is_dead_lettered_and_the_services_keep_consuming(
     storage.write_bytes(
         storage.join(broken.storage_uri, file_name("household")), b"PAR1 not parquet"
     )
-    policy = fiscus.create_policy("chaos poison CTC", CTC)
+    policy = fiscus.create_policy("chaos poison CTC", CTC_REFORM)
     doomed = fiscus.simulate(broken.id, policy.id, 2025).id
     # And an ordinary simulation, submitted after the poison.
     healthy_dataset = fiscus.create_synthetic_dataset("chaos healthy", 40, seed=405, year=2025)

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
-from tests.chaos.infrastructure import PrivatePostgres
 from tests.chaos.traffic import (
     PROBLEM,
     api_client,
@@ -32,6 +31,7 @@ from tests.chaos.traffic import (
     submit,
 )
 from tests.e2e.outsiders import SubscriberQueue
+from tests.infrastructure import PrivatePostgres
 from tests.reliability import percentile, record, scaled
 from tests.stack import RunningStack
 

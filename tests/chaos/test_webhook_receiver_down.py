@@ -4,7 +4,7 @@ An endpoint is registered at a loopback port where nothing listens. Simulations
 complete; each `simulation.completed` becomes a delivery whose attempts fail
 (connection refused), then the receiver starts but answers 503 for a while, then 204.
 The webhooks service retries each delivery on its schedule (FISCUS_WEBHOOKS_RETRY_SCHEDULE,
-seconds in tests/chaos/conftest.py) — never before an attempt is due — and once the
+seconds in tests/stack_fixtures.py) — never before an attempt is due — and once the
 receiver is back every delivery arrives exactly once, with a valid Standard Webhooks
 signature. Attempts are read through GET /api/v1/webhooks/{id}/deliveries.
 """
@@ -22,15 +22,14 @@ import pytest
 
 from sdk import Fiscus
 from shared.settings import Settings
-from tests.chaos.infrastructure import free_port
 from tests.chaos.observers import wait_all
 from tests.e2e.outsiders import webhook_receiver
+from tests.infrastructure import free_port
+from tests.reforms import CTC_REFORM
 from tests.reliability import record, scaled
 from tests.stack import RunningStack
 
 pytestmark = pytest.mark.slow
-
-CTC = "gov.irs.credits.ctc.amount.base[0].amount"
 
 
 def deliveries(fiscus: Fiscus, endpoint_id: str) -> list[dict[str, Any]]:
@@ -86,7 +85,7 @@ def test_deliveries_wait_out_a_dead_receiver_and_arrive_once_each(
     # One policy (one reformed system to build) on a dataset per simulation, so that the
     # simulations complete close together: every delivery must outlast the receiver's
     # outage within its schedule, and the outage lasts until the last one has failed.
-    policy = fiscus.create_policy("chaos webhook CTC", {CTC: {"2025-01-01.2100-12-31": 2100}})
+    policy = fiscus.create_policy("chaos webhook CTC", CTC_REFORM)
     ids = []
     for n in range(simulations):
         dataset = fiscus.create_synthetic_dataset(f"chaos webhooks {n}", 40, seed=505 + n)

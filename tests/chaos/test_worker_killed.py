@@ -4,14 +4,16 @@ Every simulation still completes, an independent subscriber on `fiscus.events` c
 exactly one `simulation.completed` per simulation, and each result equals an
 undisturbed run of the same calculation.
 
-The undisturbed run: the same dataset, policy and year, asked with one extra output
-variable (`employment_income`). The content key (dataset, policy, year, outputs, ...)
-differs, so it is a simulation of its own, computed on the same partitions; the extra
-column is the only difference in its files. Both runs are submitted together, the
-disturbed ones first, and only a worker computing a partition of a disturbed run is
-killed; every partition of the undisturbed runs must have been computed in a single
-attempt. Each disturbed run's household and person files must equal the undisturbed
-run's on every column they share, value for value (pandas' exact frame equality).
+Each pair of runs has a dataset of its own, and all share one policy (one reformed
+system for a worker to build). The undisturbed run: the same dataset, policy and year,
+asked with one extra output variable (`employment_income`). The content key (dataset,
+policy, year, outputs, ...) differs, so it is a simulation of its own, computed on the
+same partitions; the extra column is the only difference in its files. Both runs are
+submitted together, the disturbed ones first, and only a worker computing a partition of
+a disturbed run is killed; every partition of the undisturbed runs must have been
+computed in a single attempt. Each disturbed run's household and person files must
+equal the undisturbed run's on every column they share, value for value (pandas' exact
+frame equality).
 
 "In the middle" is read from outside: the partition's row in the simulation service
 (`running`, started at least a second ago) and the worker's log, whose last line
@@ -40,6 +42,7 @@ from tests.chaos.observers import (
     supervised,
     wait_all,
 )
+from tests.reforms import CTC_REFORM
 from tests.reliability import record, scaled
 from tests.stack import RunningStack
 
@@ -48,7 +51,6 @@ pytestmark = pytest.mark.slow
 WORKERS = ("worker", "worker-2")
 HOUSEHOLDS = 300
 REFERENCE_OUTPUT = "employment_income"
-CTC = "gov.irs.credits.ctc.amount.base[0].amount"
 PARTITION_LINE = re.compile(r"^partition (\d+) \(.*\) of simulation (\S+) (started|done)$")
 
 
@@ -139,19 +141,18 @@ def test_killed_workers_lose_nothing_duplicate_nothing_and_change_no_result(
     simulations = scaled(ci=2, full=6)
     kills = scaled(ci=2, full=5)
     started = time.monotonic()
-    dataset = fiscus.create_synthetic_dataset("chaos worker-killed", HOUSEHOLDS, seed=91, year=2025)
-    policies = [
-        fiscus.create_policy(
-            f"chaos CTC {2000 + 250 * n}",
-            {CTC: {"2025-01-01.2100-12-31": 2000 + 250 * n}},
+    datasets = [
+        fiscus.create_synthetic_dataset(
+            f"chaos worker-killed {n}", HOUSEHOLDS, seed=91 + n, year=2025
         ).id
         for n in range(simulations)
     ]
+    policy = fiscus.create_policy("chaos worker-killed CTC", CTC_REFORM).id
 
     # The runs to disturb first, so that their partitions are queued first; the undisturbed
     # ones right after: kills only hit workers computing a partition of the former.
-    killed_ids = [submit(fiscus, dataset.id, p, []) for p in policies]
-    reference_ids = [submit(fiscus, dataset.id, p, [REFERENCE_OUTPUT]) for p in policies]
+    killed_ids = [submit(fiscus, d, policy, []) for d in datasets]
+    reference_ids = [submit(fiscus, d, policy, [REFERENCE_OUTPUT]) for d in datasets]
     assert not set(killed_ids) & set(reference_ids)
     with supervised(chaos_stack, WORKERS) as supervisor:
         made = kill_in_partitions(chaos_stack, killed_ids, kills, timeout=1200)

@@ -22,9 +22,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from shared.settings import Settings
+from tests.reforms import CTC_REFORM
 from tests.stack import RunningStack
 
-CTC_REFORM = {"gov.irs.credits.ctc.amount.base[0].amount": {"2023-01-01.2100-12-31": 3000}}
 # The year a worker's engine is warm for from its start (PopulationEngine.warm).
 YEAR = date.today().year
 # Between two status reads while waiting for many simulations.

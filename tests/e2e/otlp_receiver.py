@@ -79,7 +79,8 @@ class SpanInbox:
 
 
 @contextmanager
-def otlp_receiver() -> Iterator[SpanInbox]:
+def otlp_receiver(port: int = 0) -> Iterator[SpanInbox]:
+    """A receiver on `port` (0: any free one), its inbox for the `with` block."""
     inbox = SpanInbox()
 
     class Handler(BaseHTTPRequestHandler):
@@ -104,7 +105,7 @@ def otlp_receiver() -> Iterator[SpanInbox]:
         def log_message(self, format: str, *args: Any) -> None:
             return None
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     inbox.endpoint = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

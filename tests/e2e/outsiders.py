@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import aio_pika
+import httpx
 
 
 @dataclass
@@ -132,3 +133,14 @@ class SubscriberQueue:
         async with await aio_pika.connect(self._amqp_url) as connection:
             channel = await connection.channel()
             await channel.queue_delete(self._name)
+
+
+def delete_webhook_endpoint(gateway_url: str, key: str, endpoint_id: str) -> None:
+    """Delete an endpoint whose receiver is going away, so that the simulations of later
+    tests on the same stack are not delivered (and retried) to a closed port."""
+    headers = {"Authorization": f"Bearer {key}"}
+    url = f"{gateway_url}/api/v1/webhooks/{endpoint_id}"
+    current = httpx.get(url, headers=headers, timeout=30)
+    assert current.status_code == 200, current.text
+    answer = httpx.delete(url, headers={**headers, "If-Match": current.headers["etag"]})
+    assert answer.status_code == 204, answer.text

@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import RunningStack
 from tests.service.household_cases import HOUSEHOLDS, VARIABLES
+from tests.stack import RunningStack
 
 pytestmark = pytest.mark.slow
 

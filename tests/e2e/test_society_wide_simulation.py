@@ -26,13 +26,18 @@ from sdk import Fiscus, FiscusError, Simulation
 from shared import storage
 from shared.population import read_population
 from tests.direct_policyengine import calculated, direct_simulations
-from tests.e2e.conftest import RunningStack
-from tests.e2e.outsiders import SubscriberQueue, WebhookInbox, webhook_receiver
+from tests.e2e.outsiders import (
+    SubscriberQueue,
+    WebhookInbox,
+    delete_webhook_endpoint,
+    webhook_receiver,
+)
+from tests.reforms import CTC_REFORM
+from tests.stack import RunningStack
 from tests.unit.test_report import assert_report_matches, close
 
 pytestmark = pytest.mark.slow
 
-CTC_REFORM = {"gov.irs.credits.ctc.amount.base[0].amount": {"2025-01-01.2100-12-31": 3000}}
 PROBLEM = "application/problem+json"
 
 
@@ -59,8 +64,11 @@ def subscriber(stack: RunningStack) -> Iterator[SubscriberQueue]:
 
 @pytest.fixture(scope="module")
 def finished(
-    fiscus: Fiscus, webhook_inbox: WebhookInbox, subscriber: SubscriberQueue
-) -> dict[str, Any]:
+    stack: RunningStack,
+    fiscus: Fiscus,
+    webhook_inbox: WebhookInbox,
+    subscriber: SubscriberQueue,
+) -> Iterator[dict[str, Any]]:
     endpoint = fiscus.request(
         "POST",
         "/api/v1/webhooks",
@@ -73,13 +81,14 @@ def finished(
     assert created.state is not None and created.state.status == "queued", created
     simulation = fiscus.wait_for_simulation(created.id, timeout=900)
     report = fiscus.wait_for_report(created.id, timeout=120)
-    return {
+    yield {
         "dataset": dataset,
         "policy": policy,
         "simulation": simulation,
         "report": report,
         "webhook_secret": endpoint["secret"],
     }
+    delete_webhook_endpoint(stack.gateway_url, stack.admin_key, endpoint["id"])
 
 
 def test_every_api_route_needs_a_key(stack: RunningStack) -> None:
@@ -163,15 +172,22 @@ def test_bad_input_is_refused_and_changes_nothing(fiscus: Fiscus, finished: dict
 
 
 def stored_results(simulation: Simulation) -> dict[str, pd.DataFrame]:
-    """The simulation's result files, checked against their declared SHA-256."""
-    frames: dict[str, pd.DataFrame] = {}
+    """The simulation's result files, checked against their declared SHA-256 and rows: each
+    file name's partitions together, in id order."""
+    parts: dict[str, list[pd.DataFrame]] = {HOUSEHOLDS_FILE: [], PEOPLE_FILE: []}
     assert simulation.results is not None, simulation
     for result in simulation.results:
         assert storage.sha256_of(result["uri"]) == result["sha256"]
         frame = pd.read_parquet(io.BytesIO(storage.read_bytes(result["uri"])))
         assert len(frame) == result["rows"]
-        frames[result["uri"].rsplit("/", 1)[-1]] = frame
-    return frames
+        parts[result["uri"].rsplit("/", 1)[-1]].append(frame)
+    keys = {HOUSEHOLDS_FILE: "household_id", PEOPLE_FILE: "person_id"}
+    return {
+        name: pd.concat(frames, ignore_index=True).sort_values(
+            keys[name], kind="mergesort", ignore_index=True
+        )
+        for name, frames in parts.items()
+    }
 
 
 def test_report_equals_an_independent_computation_from_the_raw_results(

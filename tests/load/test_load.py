@@ -8,7 +8,7 @@
 - Households: M distinct household calculations at once against one alone; every
   answer 200, and a household calculated among the others equal to it alone.
 
-Every client talks to 127.0.0.1 only (the stack of tests/load/conftest.py), with a key
+Every client talks to 127.0.0.1 only (the session's stack, tests/stack_fixtures.py), with a key
 whose rate limit the scenarios never reach; every loop is bounded in count and time.
 """
 
@@ -146,10 +146,11 @@ async def simulation_burst(stack: RunningStack, key: str, count: int) -> dict[st
         await burst(api, answers, concurrency=count)
         submitted = time.monotonic() - started
         ids = [a.simulation_id for a in answers if a.simulation_id is not None]
-        # However many workers there are, the burst must drain within half as long again as
-        # its simulations take alone one after another, and within a fixed cap.
-        drain_bound = min(60 + 1.5 * count * alone_seconds, scaled(ci=2400, full=7200))
-        statuses = await wait_finished(api, ids, timeout=drain_bound)
+        # The expectation, recorded beside the drain time (not asserted: a busy machine is
+        # slower, not wrong): within half as long again as its simulations take alone one
+        # after another. The wait itself only stops a run that would never end.
+        drain_bound = 60 + 1.5 * count * alone_seconds
+        statuses = await wait_finished(api, ids, timeout=scaled(ci=2400, full=7200))
         observed = time.monotonic() - started
     ((rows, distinct_ids, distinct_keys, last_completed),) = await query(
         stack.settings,
@@ -179,6 +180,7 @@ async def simulation_burst(stack: RunningStack, key: str, count: int) -> dict[st
         else None,
         "drain_observed_seconds": round(observed, 1),
         "drain_bound_seconds": round(drain_bound, 1),
+        "drained_within_bound": observed <= drain_bound,
         "throughput_per_minute": round(60 * completed / observed, 2),
         "completed": completed,
         # Failed or cancelled; and still queued or running when the wait ended.
@@ -196,8 +198,8 @@ def test_gets_at_a_fixed_rate_all_answer_200(load_stack: RunningStack, key: str)
     record("load_steady_gets", **numbers)
     assert numbers["errors"] == 0, numbers
     assert numbers["requests"] == round(GET_RATE * seconds), numbers
-    # The schedule kept: the client was not the bottleneck.
-    assert numbers["achieved_rate_per_s"] >= 0.9 * GET_RATE, numbers
+    # The achieved rate (is the client keeping its schedule?) is recorded, not asserted:
+    # tests assert correctness, the JSON and docs/reliability.md carry the numbers.
 
 
 async def simulation_to_read(api: httpx.AsyncClient, dataset_id: str, policy_id: str) -> str:

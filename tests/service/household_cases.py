@@ -5,7 +5,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-CTC_REFORM = {"gov.irs.credits.ctc.amount.base[0].amount": {"2025-01-01.2100-12-31": 3000}}
+from tests.direct_policyengine import direct_household
+from tests.reforms import CTC_REFORM
+
+__all__ = ["CTC_REFORM"]
 
 
 def adult(age: int, income: float = 0.0, year: str = "2026", **more: Any) -> dict[str, Any]:
@@ -84,15 +87,16 @@ def direct_value(simulation: Any, variable: str, period: str, index: int) -> Any
     return values.tolist()[index]
 
 
-def assert_equals_direct(asked: dict[str, Any], answer: dict[str, Any], reform: Any = None) -> int:
-    """Every value in `answer` that `asked` lacked equals a direct policyengine-us Simulation's.
+def assert_equals_direct(
+    asked: dict[str, Any], answer: dict[str, Any], reform: dict[str, Any] | None = None
+) -> int:
+    """Every value in `answer` that `asked` lacked equals a direct policyengine-us Simulation's
+    (under `reform`, PolicyEngine's reform format, if given).
 
     The answer's group instances the household left out are policyengine-core's own
     (one holding everyone, named by the entity). Returns the number of values compared.
     """
-    import policyengine_us
-
-    simulation = policyengine_us.Simulation(situation=copy.deepcopy(asked), reform=reform)
+    simulation = direct_household(copy.deepcopy(asked), reform)
     compared = 0
     for plural, instances in answer.items():
         ids = list(simulation.populations[_entity_key(simulation, plural)].ids)

@@ -213,7 +213,9 @@ def test_reformed_systems_are_kept_in_a_bounded_lru(
     engine._system_class = build
     engine._reformed = OrderedDict()
     engine._max_reformed_systems = 2
-    a, b, c = ({"p": {"2025": n}} for n in range(3))
+    # Real paths: the engine looks each up before it builds.
+    path = next(iter(CTC))
+    a, b, c = ({path: {"2025": n}} for n in range(3))
     first_a, first_b = engine.system_for(a), engine.system_for(b)
     assert engine.system_for(a) is first_a  # a hit, and now the most recent
     assert collector == ["freeze", "freeze"]

@@ -41,6 +41,21 @@ def test_compose_file_is_valid_against_the_compose_specification() -> None:
     assert not errors, "\n".join(f"{list(e.absolute_path)}: {e.message}" for e in errors)
 
 
+def test_the_local_services_overlay_publishes_the_three_servers_on_loopback() -> None:
+    """`make services` on a machine with Docker but no packages (deploy/local_services.py)."""
+    from deploy.local_services import COMPOSE_FILES
+    from deploy.local_services import SERVICES as LOCAL
+
+    overlay = yaml.safe_load(COMPOSE_FILES[1].read_text())
+    schema = json.loads((ROOT / "deploy" / "schemas" / "compose-spec.json").read_text())
+    assert not list(jsonschema.Draft7Validator(schema).iter_errors(overlay))
+    for service in LOCAL:
+        assert service.name in SERVICES, service.name
+        port = f"127.0.0.1:{service.port}:{service.port}"
+        assert overlay["services"][service.name]["ports"] == [port]
+    assert overlay["services"]["postgres"]["environment"]["POSTGRES_HOST_AUTH_METHOD"] == "trust"
+
+
 def test_the_schema_check_catches_a_broken_compose_file() -> None:
     schema = json.loads((ROOT / "deploy" / "schemas" / "compose-spec.json").read_text())
     broken = {"services": {"gateway": {"image": "fiscus", "ports": "8000:8000", "restart": 3}}}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -96,7 +96,18 @@ def small_root() -> Any:
 
 @pytest.mark.parametrize("key", ACCEPTED)
 def test_every_accepted_key_is_one_reform_from_dict_applies(key: str) -> None:
-    PolicyEngineParameterTree(small_root()).apply("gov.amount", {key: 3000})
+    """`Reform.from_dict` applies it, and from the day `period_start` names: the reformed
+    value holds on that day, and the baseline's the day before."""
+    parameter = PolicyEngineParameterTree(small_root()).reformed_parameter(
+        "gov.amount", {key: 3000}
+    )
+    start = period_start(key)
+    if start == date.min:  # ETERNITY
+        assert parameter("2020-01-01") == parameter("2035-01-01") == 3000
+        return
+    assert parameter(start.isoformat()) == 3000
+    before = start - timedelta(days=1)
+    assert parameter(before.isoformat()) == (2000 if before < date(2030, 1, 1) else 2500)
 
 
 @pytest.mark.parametrize("key", ["2025-02-30", "0000", "month:2026", "2025-01-01.9999-12-31"])

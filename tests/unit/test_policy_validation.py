@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import pytest
@@ -188,3 +189,42 @@ def test_applying_to_one_parameter_equals_applying_to_the_whole_system(
 
 def history(parameter: Any) -> list[tuple[str, Any]]:
     return [(entry.instant_str, entry.value) for entry in parameter.values_list]
+
+
+def fingerprint(system: Any) -> str:
+    """A hash of every parameter's name and dated values in the system's tree."""
+    from policyengine_core.parameters import Parameter
+
+    digest = hashlib.sha256()
+    for node in system.parameters.get_descendants():
+        if isinstance(node, Parameter):
+            digest.update(repr((node.name, history(node))).encode())
+    return digest.hexdigest()
+
+
+def test_the_tree_is_the_current_law_system_and_validation_never_changes_it(
+    tree: ParameterTree,
+) -> None:
+    """The policy service reuses the system importing policyengine-us built (the one every
+    simulation without a reform runs on), so nothing it does may change that system."""
+    from policyengine_us.system import system as current_law
+
+    from services.policy.domain.metadata import build_catalog
+
+    assert isinstance(tree, PolicyEngineParameterTree)
+    assert tree.system is current_law
+    assert tree.root is current_law.parameters
+    before = fingerprint(current_law)
+    data: dict[str, Any] = {
+        CTC: {RANGE: 3000, "2025": 2500},
+        FULLY_REFUNDABLE: {"year:2027:2": True},
+        "gov.irs.income.bracket.rates.1": {"ETERNITY": 0.11},
+        INELIGIBLE_COVERAGE: {"ETERNITY": ["medicaid"]},
+        "gov.irs.credits.ctc.amount.bse[0].amount": {RANGE: 1},
+        "gov.irs.credits.ctc.amount.base[0].amount.x": {RANGE: 1},
+    }
+    reform_errors(data, tree)
+    for path, values in list(data.items())[:3]:
+        tree.reformed_parameter(path, values)
+    build_catalog(tree)
+    assert fingerprint(current_law) == before

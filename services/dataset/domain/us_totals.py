@@ -84,6 +84,11 @@ INCOME_BY_SOURCE_2024: dict[str, float] = {
 # `self_employment_income` and by `partnership_income`, which gets what the first leaves.
 BUSINESS_INCOME_2024 = 1_916.0e9
 
+# Census Bureau, Housing Vacancies and Homeownership (CPS/HVS), annual statistics 2023:
+# homeownership rate 65.9% of occupied housing units (the rest rent). Not a calibration
+# target: the generator draws tenure by the householder's age; tests check it lands near.
+HOMEOWNERSHIP_RATE_2023 = 0.659
+
 # What the calibrated population is checked on (outputs of policyengine-us, not inputs):
 # CBO, Revenue Projections by Category (June 2024 / January 2025): individual income tax
 # receipts, fiscal year 2024.

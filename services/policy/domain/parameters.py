@@ -271,12 +271,18 @@ def kind_of(value: Any) -> ValueKind | None:
 
 
 def load_us_parameter_tree() -> PolicyEngineParameterTree:
-    """Import policyengine-us and build its baseline system (most of a minute)."""
+    """The tree of the current-law system that importing policyengine-us builds (most of a
+    minute, once per process).
+
+    It is the very system every simulation without a reform uses
+    (`policyengine_us.system.system`), so it is shared, never built a second time, and
+    never changed: validation applies values to clones of single parameters, metadata
+    only reads.
+    """
     from importlib.metadata import version
 
-    from policyengine_us import CountryTaxBenefitSystem
+    from policyengine_us.system import system
 
-    system = CountryTaxBenefitSystem()
     return PolicyEngineParameterTree(system.parameters, version("policyengine-us"), system)
 
 

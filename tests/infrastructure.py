@@ -1,10 +1,10 @@
-"""A RabbitMQ node and a PostgreSQL server of the chaos scenarios' own.
+"""A RabbitMQ node and a PostgreSQL server of the test stack's own.
 
-The scenarios stop and start the broker and the database under a running stack.
-Doing that to the machine's shared servers would break everything else using
-them, so the chaos stack runs on private ones: same packages, own ports, own data
-directories under a temporary folder, started and stopped the way an operator
-would (`rabbitmq-server`/`rabbitmqctl stop`, `pg_ctl start`/`pg_ctl stop`).
+The chaos scenarios stop and start the broker and the database under the running
+stack (tests/stack_fixtures.py). Doing that to the machine's shared servers would
+break everything else using them, so the stack runs on private ones: same packages,
+own ports, own data directories under a temporary folder, started and stopped the way
+an operator would (`rabbitmq-server`/`rabbitmqctl stop`, `pg_ctl start`/`pg_ctl stop`).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import tempfile
 import time
 from abc import ABC, abstractmethod
 from pathlib import Path
+from typing import Any
 
 RABBITMQ_BIN = Path("/usr/lib/rabbitmq/bin")
 RABBITMQ_HOME = Path("/var/lib/rabbitmq")
@@ -58,9 +59,17 @@ def _as_user(user: str) -> list[str]:
 
 
 class PrivateServer(ABC):
-    """A server of the scenarios' own, whose data lives in `directory`."""
+    """A server of the stack's own, whose data lives in `directory`."""
 
     directory: Path
+    port: int
+
+    def running(self) -> bool:
+        return port_open(self.port)
+
+    def state(self) -> dict[str, Any]:
+        """What it takes to find this server again (the constructor's arguments)."""
+        return {"directory": str(self.directory), "port": self.port}
 
     @abstractmethod
     def start(self) -> None: ...
@@ -81,12 +90,18 @@ class PrivateServer(ABC):
 class PrivateRabbitMQ(PrivateServer):
     """A single RabbitMQ node on loopback; `restart()` stops the node and starts it again."""
 
-    def __init__(self) -> None:
-        self.directory = private_directory("rabbitmq")
-        self.port = free_port()
-        self.dist_port = free_port()
+    def __init__(
+        self, directory: str | None = None, port: int | None = None, dist_port: int | None = None
+    ) -> None:
+        """A new node, or with the arguments of `state()` the one they describe."""
+        self.directory = Path(directory) if directory else private_directory("rabbitmq")
+        self.port = port or free_port()
+        self.dist_port = dist_port or free_port()
         self.node = f"fiscus-chaos-{self.port}@localhost"
         self.amqp_url = f"amqp://guest:guest@127.0.0.1:{self.port}/"
+
+    def state(self) -> dict[str, Any]:
+        return {**super().state(), "dist_port": self.dist_port}
 
     def _environment(self) -> dict[str, str]:
         d = self.directory
@@ -141,6 +156,13 @@ class PrivateRabbitMQ(PrivateServer):
         self._ctl("stop", check=False)
         wait_until(f"RabbitMQ node {self.node} down", lambda: not port_open(self.port), 120)
 
+    def vhost_url(self, vhost: str) -> str:
+        """The AMQP URL of a virtual host of this node, made if missing, with rights for guest."""
+        if vhost not in self._ctl("list_vhosts", "-q").stdout.split():
+            self._ctl("add_vhost", vhost)
+        self._ctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+        return f"{self.amqp_url}{vhost}"
+
     def queue_depths(self, vhost: str = "/") -> dict[str, int]:
         listed = self._ctl("list_queues", "-p", vhost, "-q", "name", "messages").stdout
         return {
@@ -153,9 +175,10 @@ class PrivateRabbitMQ(PrivateServer):
 class PrivatePostgres(PrivateServer):
     """A PostgreSQL server of its own on loopback; trust authentication like the machine's."""
 
-    def __init__(self) -> None:
-        self.directory = private_directory("postgres")
-        self.port = free_port()
+    def __init__(self, directory: str | None = None, port: int | None = None) -> None:
+        """A new server, or with the arguments of `state()` the one they describe."""
+        self.directory = Path(directory) if directory else private_directory("postgres")
+        self.port = port or free_port()
         found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
         if not found:
             raise RuntimeError("no PostgreSQL server binaries under /usr/lib/postgresql")
