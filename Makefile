@@ -48,10 +48,10 @@ test: install services tools $(LINT_STAMP) ## Lint, type-check and run the whole
 	$(PY) -m pytest -q --durations=30
 
 # The inner loop (README, "Tests"): markers pick what a change needs.
-test-unit: install ## Unit tests without policyengine-us or any service: under 2 minutes
+test-unit: install tools ## Unit tests without policyengine-us or any service: under 2 minutes
 	FISCUS_TESTS_WITHOUT_ENGINE=1 $(PY) -m pytest -q tests/unit -m "not engine"
 
-test-fast: install services ## Unit and service tests without policyengine-us or the stack
+test-fast: install services tools ## Unit and service tests without policyengine-us or the stack
 	FISCUS_TESTS_WITHOUT_ENGINE=1 $(PY) -m pytest -q -m "not engine and not stack"
 
 # PYTEST_ARGS narrows it, e.g. PYTEST_ARGS="tests/e2e -k report" or PYTEST_ARGS='-m "not fault"'.

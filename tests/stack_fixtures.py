@@ -65,6 +65,11 @@ STACK_ENVIRONMENT = {
     # A POST cut off by the database crash leaves its Idempotency-Key claimed until this
     # lock ends (test_postgres_restart retries it with the same key).
     "FISCUS_IDEMPOTENCY_LOCK_SECONDS": "20",
+    # A simulation naming a dataset or policy the simulation service has not heard of
+    # waits this long for its projection before the 422 (default 10 s; the service tests
+    # use 3 s too): projections arrive within a second here, and schemathesis, which
+    # names unknown ids by the hundred, spends its time budget on requests, not waits.
+    "FISCUS_PROJECTION_WAIT_SECONDS": "3",
     # Spans within a fraction of a second (tests/e2e/test_observability.py).
     "OTEL_BSP_SCHEDULE_DELAY": "200",
 }

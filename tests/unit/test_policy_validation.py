@@ -209,8 +209,6 @@ def test_the_tree_is_the_current_law_system_and_validation_never_changes_it(
     simulation without a reform runs on), so nothing it does may change that system."""
     from policyengine_us.system import system as current_law
 
-    from services.policy.domain.metadata import build_catalog
-
     assert isinstance(tree, PolicyEngineParameterTree)
     assert tree.system is current_law
     assert tree.root is current_law.parameters
@@ -226,5 +224,4 @@ def test_the_tree_is_the_current_law_system_and_validation_never_changes_it(
     reform_errors(data, tree)
     for path, values in list(data.items())[:3]:
         tree.reformed_parameter(path, values)
-    build_catalog(tree)
     assert fingerprint(current_law) == before
