@@ -60,7 +60,7 @@ def warm_parent_enabled() -> bool:
 
 
 def uses_engine(name: str) -> bool:
-    return name.partition("-")[0] in ENGINE_PROCESSES if name != WARM_PARENT else False
+    return name.partition("-")[0] in ENGINE_PROCESSES
 
 
 def stack_processes() -> dict[str, str]:
@@ -149,18 +149,20 @@ def up(var: Path, ready_urls: list[str], timeout: float) -> None:
     (var / "run").mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + timeout
     already = running(var)
-    for name, command in stack_processes().items():
+    processes = stack_processes()
+    for name, command in processes.items():
         if name in already:
             print(f"  {name:12} already running (pid {already[name]})")
             continue
         log = var / "log" / f"{name}.log"
-        if uses_engine(name) and WARM_PARENT in stack_processes():
+        if uses_engine(name) and WARM_PARENT in processes:
             wait_warm_parent(var, deadline)
             pid = fork_from_warm_parent(var, name, command, log)
             how = "forked"
         else:
-            argv = command.format(socket=warm_parent_socket(var)).split()
-            pid = start_process(name, argv, log)
+            if name == WARM_PARENT:
+                command = command.format(socket=warm_parent_socket(var))
+            pid = start_process(name, command.split(), log)
             how = "started"
         _pid_file(var, name).write_text(str(pid))
         print(f"  {name:12} {how} (pid {pid}), log {log}")
