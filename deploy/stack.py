@@ -161,6 +161,8 @@ def up(var: Path, ready_urls: list[str], timeout: float) -> None:
             how = "forked"
         else:
             if name == WARM_PARENT:
+                # A new warm parent never finds the last one's socket.
+                warm_parent_socket(var).unlink(missing_ok=True)
                 command = command.format(socket=warm_parent_socket(var))
             pid = start_process(name, command.split(), log)
             how = "started"
@@ -173,9 +175,6 @@ def up(var: Path, ready_urls: list[str], timeout: float) -> None:
 def start_process(name: str, argv: list[str], log_path: Path) -> int:
     if argv[0] == "python":
         argv[0] = sys.executable
-    if name == WARM_PARENT:
-        # A new warm parent never finds the last one's socket.
-        Path(argv[argv.index("--socket") + 1]).unlink(missing_ok=True)
     log = open(log_path, "ab")  # noqa: SIM115 - handed to the child
     child = subprocess.Popen(
         argv,

@@ -24,17 +24,19 @@ Reform = dict[str, dict[str, Any]]
 _systems: dict[tuple[str, str, str], Any] = {}
 
 
-def _reformed_system_factory(reform: Reform) -> Any:
-    key = json.dumps(reform, sort_keys=True)
+def _reformed_system_factory(reform_json: str) -> Any:
+    """`default_tax_benefit_system` for the reform `reform_json` names: built once per
+    session (and SPM configuration and start instant), then handed out again."""
 
     def build(reform: Any = None, spm: Any = None, start_instant: Any = None) -> Any:
         from policyengine_us import CountryTaxBenefitSystem
 
-        found = _systems.get((key, repr(spm), str(start_instant)))
-        if found is None:
-            found = CountryTaxBenefitSystem(reform=reform, spm=spm, start_instant=start_instant)
-            _systems[(key, repr(spm), str(start_instant))] = found
-        return found
+        key = (reform_json, repr(spm), str(start_instant))
+        if key not in _systems:
+            _systems[key] = CountryTaxBenefitSystem(
+                reform=reform, spm=spm, start_instant=start_instant
+            )
+        return _systems[key]
 
     return staticmethod(build)
 
@@ -44,7 +46,7 @@ def _reference_class(kind: str, reform_json: str) -> Any:
     import policyengine_us
 
     base = getattr(policyengine_us, kind)
-    factory = _reformed_system_factory(json.loads(reform_json))
+    factory = _reformed_system_factory(reform_json)
     return type(f"Direct{kind}", (base,), {"default_tax_benefit_system": factory})
 
 
