@@ -14,7 +14,7 @@ export FISCUS_ADMIN_API_KEY ?= $(shell mkdir -p $(VAR) && { test -s $(ADMIN_KEY_
 	$(PYTHON_BIN) -c 'import secrets; print("fk_" + secrets.token_urlsafe(32))' > $(ADMIN_KEY_FILE); } \
 	&& cat $(ADMIN_KEY_FILE))
 
-.PHONY: help install services migrate up down demo test test-unit test-fast test-stack test-stack-down lint format docs bench chaos load clean tools
+.PHONY: help install services migrate up down demo test test-unit test-fast test-stack test-stack-down test-reforms lint format docs bench chaos load clean tools
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -57,6 +57,9 @@ test-fast: install services tools ## Unit and service tests without policyengine
 # PYTEST_ARGS narrows it, e.g. PYTEST_ARGS="tests/e2e -k report" or PYTEST_ARGS='-m "not fault"'.
 test-stack: install services ## Stack tests on a test stack kept running between runs
 	FISCUS_TEST_STACK=keep $(PY) -m pytest -q -m stack $(PYTEST_ARGS)
+
+test-reforms: install ## Every reform of the reduced-path identity test (about 12 minutes)
+	FISCUS_ALL_REFORMS=1 $(PY) -m pytest -q tests/service/test_reform_paths.py
 
 test-stack-down: install ## Stop the test stack `make test-stack` keeps running
 	$(PY) -m tests.stack_fixtures down

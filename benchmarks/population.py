@@ -1,12 +1,19 @@
 """Benchmark: a society-wide simulation on Fiscus's engine against policyengine-us by hand.
 
-Both arms compute the same results (every variable of contracts.results.v1, baseline
-and CTC reform) on the same synthetic population, in one process:
+Every arm computes the same results (every variable of contracts.results.v1, baseline
+and reform) on the same synthetic population, in one process:
 
-- direct: what a user does by hand: two `Microsimulation`s (baseline, reform), the
+- direct: what a user does by hand: two `Microsimulation`s (baseline, CTC reform), the
   reform's tax-benefit system built for the run;
-- fiscus cold: a worker's first run of a new policy (its reformed system is built);
-- fiscus warm: the same policy again (the system comes from the worker's LRU).
+- fiscus full: the engine calculating every variable of both arms (its behaviour
+  before reduced reform arms), the reform's system built in full;
+- fiscus new dataset: a worker's first run of a new policy on a new dataset: a
+  parametric system, the baseline calculated (and kept), the reform arm reduced to
+  what the reform changes;
+- fiscus dataset seen: another new policy on the same dataset: the baseline's values
+  come from the worker's memory;
+- fiscus new worker: a third policy on a worker that has just started: the baseline
+  comes from object storage.
 
 Prints times, ratios against direct and peak memory. Run: `make bench`.
 """
@@ -19,6 +26,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -33,7 +41,10 @@ from shared.population import (  # noqa: E402
 )
 from tests.direct_policyengine import calculated, direct_simulations  # noqa: E402
 
-CTC = {"gov.irs.credits.ctc.amount.base[0].amount": {"2025-01-01.2100-12-31": 3000}}
+Reform = dict[str, dict[str, Any]]
+CTC: Reform = {"gov.irs.credits.ctc.amount.base[0].amount": {"2025-01-01.2100-12-31": 3000}}
+RATE: Reform = {"gov.irs.income.bracket.rates.2": {"2025-01-01.2100-12-31": 0.15}}
+SNAP: Reform = {"gov.usda.snap.income.deductions.earned_income": {"2025-01-01.2100-12-31": 0.3}}
 
 
 def peak_rss_gb() -> float:
@@ -70,19 +81,38 @@ def main() -> None:
     print(f"direct policyengine-us:   {direct_seconds:7.1f} s")
     del direct
 
+    from services.simulation.adapters.baselines import StoredBaselines
+    from services.simulation.domain.baselines import baseline_key
     from services.simulation.domain.engine import PopulationEngine
 
-    engine = PopulationEngine()
+    full = PopulationEngine(reduce_reform_arm=False, parametric_systems=False)
     started = time.perf_counter()
-    engine.warm(args.year)
+    full.warm(args.year)
     print(f"fiscus worker warm-up:    {time.perf_counter() - started:7.1f} s (once per worker)")
-    timings = {}
-    for arm in ("cold", "warm"):
+
+    def report(arm: str, seconds: float, note: str) -> None:
+        ratio = direct_seconds / seconds
+        print(f"fiscus {arm:<18} {seconds:7.1f} s   {ratio:6.2f}x direct   {note}")
+
+    started = time.perf_counter()
+    full.run(population, args.year, CTC)
+    report("full", time.perf_counter() - started, "every variable, system built")
+    del full
+
+    with tempfile.TemporaryDirectory() as folder:
+        store = StoredBaselines(f"file://{folder}", 2**30)
+        engine = PopulationEngine(baseline_store=store)
+        key = baseline_key("benchmark", args.year, "all", "current-law", engine.model_version)
+        for arm, reform in (("new dataset", CTC), ("dataset seen", RATE)):
+            started = time.perf_counter()
+            results = engine.run(population, args.year, reform, baseline_key=key)
+            note = f"baseline {results.baseline_source}, reform arm {results.reform_arm.path}"
+            report(arm, time.perf_counter() - started, note)
+        restarted = PopulationEngine(baseline_store=StoredBaselines(f"file://{folder}", 2**30))
         started = time.perf_counter()
-        engine.run(population, args.year, CTC)
-        timings[arm] = time.perf_counter() - started
-        ratio = direct_seconds / timings[arm]
-        print(f"fiscus {arm} policy:        {timings[arm]:7.1f} s   {ratio:5.2f}x direct")
+        results = restarted.run(population, args.year, SNAP, baseline_key=key)
+        note = f"baseline {results.baseline_source}, reform arm {results.reform_arm.path}"
+        report("new worker", time.perf_counter() - started, note)
     print(f"peak RSS: {peak_rss_gb():.2f} GB")
 
 

@@ -85,6 +85,16 @@ SIMULATION_SECONDS = Histogram(
     ["size"],
     buckets=(1, 5, 10, 30, 60, 120, 300, 600, 1200, 3600),
 )
+REFORM_ARMS = Counter(
+    "fiscus_reform_arms_total",
+    "Partitions' reform arms by how they were computed (reduced, full, none) and why in full.",
+    ["path", "reason"],
+)
+BASELINE_RUNS = Counter(
+    "fiscus_baseline_runs_total",
+    "Partitions' baselines by where their values came from (calculated, memory, storage).",
+    ["source"],
+)
 HOUSEHOLD_BATCH_SIZE = Histogram(
     "fiscus_household_batch_size",
     "Households calculated together in one micro-batch.",

@@ -108,6 +108,9 @@ class Settings(BaseSettings):
     # Households per partition a simulation's states are grouped into (about; states are
     # never split); a simulation with fewer households is one partition per year.
     partition_households: int = 25_000
+    # A worker keeps the baselines it ran or read last in memory, up to this many bytes of
+    # values (about 12 MB per 1,000 households); all of them stay in object storage.
+    baseline_memory_bytes: int = 1024 * 1024 * 1024
     # Simulation worker processes `make up` starts (each holds about 3 GB when warm).
     workers: int = 1
     # How long the simulation API waits for a just-registered dataset or policy to reach it.

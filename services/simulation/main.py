@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from contracts.events.dataset.v1 import DatasetDeleted, DatasetRegistered
 from contracts.events.policy.v1 import PolicyCreated, PolicyDeleted
 from contracts.events.simulation.v1 import SimulationPartitionRequested, SimulationRequested
+from services.simulation.adapters.baselines import StoredBaselines
 from services.simulation.api import batches, households
 from services.simulation.api.household_calls import HouseholdCalls
 from services.simulation.api.routes import router
@@ -116,10 +117,15 @@ def build_population_engine() -> SimulationEngine:
     # Imported here: importing policyengine-us costs half a minute, and only workers need it.
     from services.simulation.domain.engine import PopulationEngine
 
-    engine = PopulationEngine()
+    engine = PopulationEngine(baseline_store=baseline_store(get_settings()))
     # The first calculation of a year caches its parameters: pay for it before the first job.
     engine.warm()
     return engine
+
+
+def baseline_store(settings: Settings) -> StoredBaselines:
+    """Baselines in the results' object storage, the most recent in memory."""
+    return StoredBaselines(settings.resolved_storage_url, settings.baseline_memory_bytes)
 
 
 def _terminate(error: BaseException) -> None:

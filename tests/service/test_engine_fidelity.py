@@ -8,7 +8,6 @@ plain `policyengine_us.Microsimulation`s built here, each building its own syste
 from __future__ import annotations
 
 import copy
-from collections import OrderedDict
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -25,8 +24,9 @@ from contracts.results.v1 import (
     policy_column,
 )
 from services.dataset.domain.synthetic import generate_population
-from services.simulation.domain import engine as engine_module
-from services.simulation.domain.engine import PopulationEngine, SimulationResults, reform_hash
+from services.simulation.domain import systems as systems_module
+from services.simulation.domain.engine import PopulationEngine, SimulationResults
+from services.simulation.domain.systems import TaxBenefitSystems, reform_hash
 from shared.population import (
     ENTITIES,
     Population,
@@ -189,10 +189,7 @@ def test_a_policy_builds_its_system_once_and_current_law_never(
 
 
 @pytest.mark.slow
-def test_reformed_systems_are_kept_in_a_bounded_lru(
-    population_engine: PopulationEngine, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    engine = copy.copy(population_engine)
+def test_reformed_systems_are_kept_in_a_bounded_lru(monkeypatch: pytest.MonkeyPatch) -> None:
     built: list[object] = []
     collector: list[str] = []
 
@@ -202,7 +199,7 @@ def test_reformed_systems_are_kept_in_a_bounded_lru(
 
     # A real thaw-and-collect walks the whole heap (seconds); record it instead.
     monkeypatch.setattr(
-        engine_module,
+        systems_module,
         "gc",
         SimpleNamespace(
             unfreeze=lambda: collector.append("unfreeze"),
@@ -210,20 +207,19 @@ def test_reformed_systems_are_kept_in_a_bounded_lru(
             freeze=lambda: collector.append("freeze"),
         ),
     )
-    engine._system_class = build
-    engine._reformed = OrderedDict()
-    engine._max_reformed_systems = 2
-    # Real paths: the engine looks each up before it builds.
+    systems = TaxBenefitSystems(max_kept=2, parametric=False, build=build)
+    # Real paths: the systems look each up before they build.
     path = next(iter(CTC))
     a, b, c = ({path: {"2025": n}} for n in range(3))
-    first_a, first_b = engine.system_for(a), engine.system_for(b)
-    assert engine.system_for(a) is first_a  # a hit, and now the most recent
+    first_a, first_b = systems.system_for(a), systems.system_for(b)
+    assert systems.system_for(a) is first_a  # a hit, and now the most recent
     assert collector == ["freeze", "freeze"]
-    engine.system_for(c)  # evicts b, the least recently used
+    systems.system_for(c)  # evicts b, the least recently used
     assert collector[2:] == ["unfreeze", "collect", "freeze"]
-    assert engine.system_for(a) is first_a
-    assert engine.system_for(b) is not first_b
+    assert systems.system_for(a) is first_a
+    assert systems.system_for(b) is not first_b
     assert len(built) == 4
+    assert len(systems) == 3
 
 
 def test_population_frames_reach_policyengine_as_plain_strings(tmp_path: Path) -> None:

@@ -35,7 +35,10 @@ from services.simulation.db import partitions as partition_store
 from services.simulation.db import projections
 from services.simulation.db import simulations as store
 from services.simulation.db.tables import metadata, simulations
+from services.simulation.domain.baselines import baseline_key
+from services.simulation.domain.reform_arm import FULL, REQUESTED, ReformArm
 from services.simulation.domain.simulations import SimulationRequest, requested_event
+from services.simulation.domain.systems import reform_hash
 from services.simulation.handlers.partitions import PARTITIONS_QUEUE
 from services.simulation.handlers.requests import REQUESTS_QUEUE
 from services.simulation.main import create_app, create_worker_app
@@ -49,10 +52,15 @@ REFORM = {"gov.irs.credits.ctc.amount.base[0].amount": {"2025-01-01.2100-12-31":
 BASELINE = {"gov.irs.credits.ctc.amount.base[0].amount": {"2025-01-01.2100-12-31": 2000}}
 
 
+FAKE_ARM = ReformArm(FULL, REQUESTED)
+
+
 @dataclass(frozen=True)
 class FakeResults:
     households: pd.DataFrame
     people: pd.DataFrame
+    reform_arm: ReformArm = FAKE_ARM
+    baseline_source: str = "calculated"
 
 
 @dataclass
@@ -73,9 +81,11 @@ class FakeEngine:
         reform: dict[str, dict[str, Any]],
         baseline: dict[str, dict[str, Any]] | None = None,
         outputs: Sequence[str] = (),
+        baseline_key: str | None = None,
     ) -> FakeResults:
         self.calls.append(
             {
+                "baseline_key": baseline_key,
                 "year": year,
                 "reform": reform,
                 "baseline": baseline,
@@ -300,7 +310,18 @@ async def test_a_requested_simulation_runs_and_its_results_are_published(worker:
         "calculation_seconds",
         "write_seconds",
         "total_seconds",
+        "reform_paths",
+        "full_path_reasons",
+        "baselines_reused",
     }
+    assert row["timings"]["reform_paths"] == {FULL: 1}
+    assert row["timings"]["full_path_reasons"] == [REQUESTED]
+    assert row["timings"]["baselines_reused"] == 0
+    # The baseline's content address: the dataset's hash, the year, the population part,
+    # the baseline policy's hash and the model version.
+    assert worker.engine.calls[-1]["baseline_key"] == baseline_key(
+        row["dataset_sha256"], 2026, "all", reform_hash(BASELINE), "fake-engine-1"
+    )
     inbox = worker.database.inbox
     async with worker.database.engine.connect() as connection:
         processed = await connection.scalar(

@@ -95,7 +95,7 @@ async def mark_done(
     *,
     completed_at: datetime,
     results: list[dict[str, Any]],
-    timings: dict[str, float],
+    timings: dict[str, Any],
 ) -> None:
     await uow.execute(
         partitions.update()

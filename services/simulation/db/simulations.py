@@ -96,7 +96,7 @@ async def mark_completed(
     *,
     completed_at: datetime,
     results: list[dict[str, Any]],
-    timings: dict[str, float],
+    timings: dict[str, Any],
     model_version: str,
     dataset_sha256: str,
 ) -> None:

@@ -1,29 +1,31 @@
-"""Population calculations on policyengine-us, with tax-benefit systems built once per process.
+"""Population calculations on policyengine-us: a reform costs only what it changes.
 
-Building a policyengine-us tax-benefit system takes about 18 s, so a worker must never
-build one per run:
+A run is a baseline arm and a reform arm over the same population:
 
-- The baseline is `policyengine_us.system.system`, the current-law system that
-  importing policyengine-us builds, and the one policyengine-us itself shares
-  with every simulation built without a reform.
-- A reformed system is built once, `CountryTaxBenefitSystem(reform=...)` exactly as
-  `Microsimulation(reform=...)` builds it, and kept in an LRU keyed by
-  `reform_hash`.
+- Systems (`domain.systems`): current law is the system importing policyengine-us
+  builds; a reform that only sets parameter values is current law with those
+  parameters copied (milliseconds); a structural one is built in full (about 18 s).
+  Each is kept in an LRU keyed by `reform_hash`.
+- Baseline arm: calculated with a `DependencyTracer` that records what each variable
+  read (`domain.dependencies`), or, given a `baseline_key` already in the baseline
+  store, its values are restored from the kept snapshot (`domain.baselines`) and
+  nothing is calculated again.
+- Reform arm (`domain.reform_arm`): only the variables that read a changed parameter,
+  or an affected variable, are calculated; every other value is the baseline's.
+  Structural reforms and behavioural responses take the full path, and the results
+  say which path ran and why.
 
 policyengine-core 3.33 takes a prebuilt system: `Microsimulation(tax_benefit_system=...)`.
-With no `reform=` argument, policyengine-us (`SPMSimulationMixin._prepare_spm_system`)
-gives the simulation a shallow copy of it through `share_spm_policy`: a private
-variable registry, entities and SPM receipts, the same parameter tree and warm
-parameter caches, copy-on-write should anything try to reform that tree. Nothing is
-rebuilt or cloned per run, and the structural reforms each simulation re-applies
-only rebind variables in its private registry.
-
-What `Microsimulation(reform=...)` does besides building the system is give the
-simulation `baseline`, a current-law arm over the same people: behavioural
-responses are measured against it, and Medicaid's state cost denominator is held
-at its value. This engine sets `baseline` to its own current-law simulation of the
-same population, so a policy's results are those of `Microsimulation(reform=...)`
-(tests/service/test_engine_fidelity.py checks them value for value).
+With no `reform=` argument, policyengine-us gives the simulation a shallow copy of it
+(`share_spm_policy`): nothing is rebuilt or cloned per run. What
+`Microsimulation(reform=...)` does besides building the system is give the
+simulation `baseline`, a current-law arm over the same people: behavioural responses
+are measured against it, and Medicaid's state cost denominator is held at its value.
+This engine sets `baseline` to its own current-law simulation of the same population,
+so a policy's results are those of `Microsimulation(reform=...)`
+(tests/service/test_engine_fidelity.py checks them value for value, and
+tests/service/test_reform_paths.py the reduced paths against the full computation,
+bit for bit).
 
 `reform` and `baseline` are both whole policies relative to current law, in
 PolicyEngine's reform format; None or {} is current law.
@@ -31,12 +33,8 @@ PolicyEngine's reform format; None or {} is current law.
 
 from __future__ import annotations
 
-import copy
 import gc
-import hashlib
 import importlib.metadata
-import json
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -55,18 +53,18 @@ from contracts.results.v1 import (
     person_columns,
     policy_column,
 )
+from services.simulation.domain import baselines, reform_arm
+from services.simulation.domain.baselines import BaselineStore
+from services.simulation.domain.dependencies import DependencyTracer, record_scale_reads
+from services.simulation.domain.reform_arm import ReformArm
+from services.simulation.domain.systems import Reform, TaxBenefitSystems
 from shared.population import ENTITIES, GROUP_ENTITIES, Population
-
-Reform = dict[str, dict[str, Any]]
 
 # policyengine-us computes `race` from `cps_race` and `is_hispanic`, or takes it as given.
 RACE_INPUTS = frozenset({"race", "cps_race"})
 
 
-def reform_hash(data: Reform | None) -> str:
-    """SHA-256 of the reform as compact JSON with sorted keys; None hashes as `null`."""
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()
+CALCULATED = "calculated"
 
 
 class UnknownOutputs(ValueError):
@@ -79,6 +77,11 @@ class SimulationResults:
     households: pd.DataFrame
     # Columns contracts.results.v1.person_columns(), then `race` if the dataset has it.
     people: pd.DataFrame
+    # Which path computed the reform arm, and why.
+    reform_arm: ReformArm = reform_arm.SAME_AS_BASELINE
+    # Where the baseline's values came from: calculated, or a kept snapshot's `memory`
+    # or `storage`.
+    baseline_source: str = CALCULATED
 
 
 def policyengine_frames(population: Population) -> dict[str, pd.DataFrame]:
@@ -101,20 +104,28 @@ def policyengine_frames(population: Population) -> dict[str, pd.DataFrame]:
 class PopulationEngine:
     """Runs populations under policies; one per process, not thread-safe."""
 
-    def __init__(self, max_reformed_systems: int = 8) -> None:
-        if max_reformed_systems < 1:
-            raise ValueError("max_reformed_systems must be at least 1")
+    def __init__(
+        self,
+        max_reformed_systems: int = 8,
+        reduce_reform_arm: bool = True,
+        parametric_systems: bool = True,
+        baseline_store: BaselineStore | None = None,
+    ) -> None:
+        """`reduce_reform_arm=False` calculates every variable of every reform arm, and
+        `parametric_systems=False` builds every reformed system in full: the reference
+        computations the reduced paths are tested against. `baseline_store` keeps baseline
+        runs for reuse by `run(..., baseline_key=...)`."""
         # Importing policyengine-us builds the current-law system.
         import policyengine_us
         from policyengine_us.data.dataset_schema import USSingleYearDataset
-        from policyengine_us.system import CountryTaxBenefitSystem, system
 
         self._microsimulation = policyengine_us.Microsimulation
         self._dataset_class = USSingleYearDataset
-        self._system_class = CountryTaxBenefitSystem
-        self._baseline_system: Any = system
-        self._reformed: OrderedDict[str, Any] = OrderedDict()
-        self._max_reformed_systems = max_reformed_systems
+        self.systems = TaxBenefitSystems(max_reformed_systems, parametric_systems)
+        self._reduce_reform_arm = reduce_reform_arm
+        self._parametric_systems = parametric_systems
+        self._baseline_store = baseline_store
+        record_scale_reads()
         self._model_version = importlib.metadata.version("policyengine-us")
         gc.collect()
         gc.freeze()
@@ -126,34 +137,11 @@ class PopulationEngine:
     @property
     def systems_cached(self) -> int:
         """Tax-benefit systems held built: current law and the reforms kept (LRU)."""
-        return 1 + len(self._reformed)
+        return len(self.systems)
 
     def system_for(self, policy: Reform | None) -> Any:
-        """The tax-benefit system of `policy`: built on first use, then kept (LRU)."""
-        if not policy:
-            return self._baseline_system
-        key = reform_hash(policy)
-        system = self._reformed.get(key)
-        if system is not None:
-            self._reformed.move_to_end(key)
-            return system
-        from policyengine_core.reforms import Reform as CoreReform
-
-        # A path that names no parameter fails the build only after the 18 s it takes;
-        # look each up first, as applying the reform would, and fail with its error now.
-        for path in policy:
-            self._baseline_system.parameters.get_child(path)
-        # Reform.from_dict keeps the dict it is given and reads it when applied.
-        reform = CoreReform.from_dict(copy.deepcopy(policy), country_id="us")
-        system = self._system_class(reform=reform)
-        self._reformed[key] = system
-        if len(self._reformed) > self._max_reformed_systems:
-            self._reformed.popitem(last=False)
-            # Frozen objects are never collected: thaw so the evicted tree's cycles go.
-            gc.unfreeze()
-            gc.collect()
-        gc.freeze()
-        return system
+        """The tax-benefit system of `policy`: made on first use, then kept (LRU)."""
+        return self.systems.system_for(policy)
 
     def run(
         self,
@@ -162,8 +150,12 @@ class PopulationEngine:
         reform: Reform,
         baseline: Reform | None = None,
         outputs: Sequence[str] = (),
+        baseline_key: str | None = None,
     ) -> SimulationResults:
         """Household and person results of `population` in `year` under baseline and reform.
+
+        With a `baseline_key` (`domain.baselines.baseline_key`) and a baseline store, the
+        baseline run kept under that key is reused, or this one is kept under it.
 
         `outputs` names extra policyengine-us variables to store per household and policy
         (`<policy>_<variable>` after the standard columns; a person's or unit's value is
@@ -171,7 +163,9 @@ class PopulationEngine:
         is calculated. People carry `race` when the population gives it or its inputs.
         """
         extra = self.check_outputs(outputs)
-        households, people = self._calculate(population, year, reform, baseline, extra)
+        households, people, arm, source = self._calculate(
+            population, year, reform, baseline, extra, baseline_key
+        )
         # The simulations are garbage now, in reference cycles: free them before the next run.
         gc.collect()
         extra_columns = [policy_column(p, v) for p in POLICIES for v in extra]
@@ -179,12 +173,14 @@ class PopulationEngine:
         return SimulationResults(
             households=pd.DataFrame(households, columns=[*household_columns(), *extra_columns]),
             people=pd.DataFrame(people, columns=[*person_columns(), *race]),
+            reform_arm=arm,
+            baseline_source=source,
         )
 
     def check_outputs(self, outputs: Sequence[str]) -> list[str]:
         """The extra outputs not already stored, in order; UnknownOutputs if any is unknown
         or cannot be summed to a household."""
-        variables = self._baseline_system.variables
+        variables = self.systems.current_law.variables
         unknown = sorted({name for name in outputs if name not in variables})
         if unknown:
             raise UnknownOutputs(f"unknown policyengine-us variables: {', '.join(unknown)}")
@@ -210,43 +206,75 @@ class PopulationEngine:
         year: int,
         reform: Reform,
         baseline: Reform | None,
-        outputs: Sequence[str] = (),
-    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        outputs: Sequence[str],
+        baseline_key: str | None,
+    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], ReformArm, str]:
         dataset = self._dataset_class(**policyengine_frames(population), time_period=year)
         current_law = self._simulation(dataset, year, None, None)
         baseline_simulation = (
             self._simulation(dataset, year, baseline, current_law) if baseline else current_law
         )
-        reform_simulation = (
-            baseline_simulation
-            if reform_hash(reform or None) == reform_hash(baseline or None)
-            else self._simulation(dataset, year, reform, current_law)
+        same = not reform_arm.changed_parameters(reform, baseline)
+        structural = self.systems.is_structural(reform) or self.systems.is_structural(baseline)
+        reducible = not same and (
+            reform_arm.full_path_reason(reform, baseline, structural, self._reduce_reform_arm)
+            is None
         )
+        store = self._baseline_store if baseline_key is not None else None
+        kept = store.get(baseline_key) if store is not None and baseline_key else None
+        source, record, tracer = CALCULATED, None, None
+        if kept is not None:
+            snapshot, source = kept
+            record = snapshot.record
+            baselines.restore(snapshot, baseline_simulation)
+        elif reducible or store is not None:
+            tracer = DependencyTracer()
+            baseline_simulation.trace = True
+            baseline_simulation.tracer = tracer
+            # Prime the parameter tree with this tracer, not the one `trace` made.
+            baseline_simulation._isolate_parameter_tracing()
         households = self._household_keys(baseline_simulation, year)
         people = self._person_keys(baseline_simulation, year)
-        for policy, simulation in (
-            ("baseline", baseline_simulation),
-            ("reform", reform_simulation),
-        ):
-            for variable in HOUSEHOLD_VARIABLES:
-                # Some are not household variables (household_state_income_tax is a
-                # tax unit's): those are summed over each household's members.
-                households[policy_column(policy, variable)] = self._values(
-                    simulation, variable, year, map_to="household"
-                )
-            for variable in PERSON_VARIABLES:
-                people[policy_column(policy, variable)] = self._values(
-                    simulation, variable, year, map_to="person"
-                )
-            for variable in outputs:
-                households[policy_column(policy, variable)] = self._output(
-                    simulation, variable, year
-                )
+        self._policy_values(households, people, "baseline", baseline_simulation, year, outputs)
         if RACE_INPUTS & set(population["person"].columns):
             people["race"] = np.asarray(
                 baseline_simulation.calculate("race", year, decode_enums=True, use_weights=False)
             ).astype(str)
-        return households, people
+        if tracer is not None:
+            record = tracer.record(baseline_simulation.tax_benefit_system)
+            baseline_simulation.trace = False
+            if store is not None and baseline_key:
+                store.put(baseline_key, baselines.take(record, baseline_simulation))
+        arm = reform_arm.plan(record if reducible else None, reform, baseline, structural)
+        reform_simulation = baseline_simulation
+        if not same:
+            reform_simulation = self._simulation(dataset, year, reform, current_law)
+            if arm.path == reform_arm.REDUCED and record is not None:
+                arm = reform_arm.prefill(arm, record, baseline_simulation, reform_simulation)
+        self._policy_values(households, people, "reform", reform_simulation, year, outputs)
+        return households, people, arm, source
+
+    def _policy_values(
+        self,
+        households: dict[str, np.ndarray],
+        people: dict[str, np.ndarray],
+        policy: str,
+        simulation: Any,
+        year: int,
+        outputs: Sequence[str],
+    ) -> None:
+        for variable in HOUSEHOLD_VARIABLES:
+            # Some are not household variables (household_state_income_tax is a
+            # tax unit's): those are summed over each household's members.
+            households[policy_column(policy, variable)] = self._values(
+                simulation, variable, year, map_to="household"
+            )
+        for variable in PERSON_VARIABLES:
+            people[policy_column(policy, variable)] = self._values(
+                simulation, variable, year, map_to="person"
+            )
+        for variable in outputs:
+            households[policy_column(policy, variable)] = self._output(simulation, variable, year)
 
     def _output(self, simulation: Any, variable: str, year: int) -> np.ndarray:
         definition = simulation.tax_benefit_system.variables[variable]

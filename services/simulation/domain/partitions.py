@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from services.simulation.domain.systems import Reform
 from shared.population import GROUP_ENTITIES, Population
 
 
@@ -115,3 +116,29 @@ def population_of_states(population: Population, state_fips: set[int]) -> Popula
         members = people[f"person_{group}_id"]
         subset[group] = frame[frame[f"{group}_id"].isin(members)].reset_index(drop=True)
     return subset
+
+
+@dataclass(frozen=True)
+class PartitionJob:
+    """A started partition with everything its calculation needs."""
+
+    simulation_id: str
+    partition: int
+    year: int
+    states: tuple[str, ...]
+    households: int
+    whole_dataset: bool
+    storage_uri: str
+    dataset_sha256: str
+    reform: Reform
+    baseline: Reform | None
+    outputs: tuple[str, ...] = ()
+
+    @property
+    def population_part(self) -> str:
+        """The population this partition computes, as a baseline run's key names it."""
+        return "all" if self.whole_dataset else "states:" + ",".join(sorted(self.states))
+
+    @property
+    def context(self) -> str:
+        return f"partition {self.partition} ({self.year}: {', '.join(self.states)})"

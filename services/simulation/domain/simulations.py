@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -273,6 +273,41 @@ class Timings(BaseModel):
     calculation_seconds: float
     write_seconds: float
     total_seconds: float
+    reform_paths: dict[str, int] = Field(
+        default_factory=dict,
+        description="Partitions by how their reform arm was computed: `reduced` (only the "
+        "variables the reform changes; every other value taken from the baseline), `full` "
+        "(every variable), `none` (the reform is the baseline).",
+    )
+    full_path_reasons: list[str] = Field(
+        default_factory=list,
+        description="Why any reform arm was computed in full: `structural reform`, "
+        "`behavioural responses read the baseline simulation`, `full computation requested`.",
+    )
+    baselines_reused: int = Field(
+        default=0,
+        description="Partitions whose baseline values came from an earlier run of the same "
+        "population, year, baseline policy and model, not calculated again.",
+    )
+
+
+def paths_of(partition_timings: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """A simulation's reform paths, full-path reasons and reused baselines, from its
+    partitions' timings (those recorded before the reduced path count as full)."""
+    paths: dict[str, int] = {}
+    reasons: set[str] = set()
+    reused = 0
+    for timings in partition_timings:
+        path = timings.get("reform_path") or "full"
+        paths[path] = paths.get(path, 0) + 1
+        if path == "full" and timings.get("reform_path_reason"):
+            reasons.add(timings["reform_path_reason"])
+        reused += timings.get("baseline_source", "calculated") != "calculated"
+    return {
+        "reform_paths": paths,
+        "full_path_reasons": sorted(reasons),
+        "baselines_reused": reused,
+    }
 
 
 class SimulationResource(BaseModel):

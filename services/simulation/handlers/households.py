@@ -26,9 +26,9 @@ import aio_pika
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from opentelemetry.trace import SpanKind
 
-from services.simulation.domain.engine import reform_hash
 from services.simulation.domain.household_engine import HouseholdOutcome, HouseholdRequest
 from services.simulation.domain.households import InvalidField
+from services.simulation.domain.systems import reform_hash
 from services.simulation.handlers.warm_engine import WarmEngine
 from shared.metrics import HOUSEHOLD_BATCH_SECONDS, HOUSEHOLD_BATCH_SIZE
 from shared.tracing import context_from, tracer

@@ -15,6 +15,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import pandas as pd
 
+from services.simulation.domain.reform_arm import ReformArm
 from shared.population import Population
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,12 @@ class EngineResults(Protocol):
     @property
     def people(self) -> pd.DataFrame: ...
 
+    @property
+    def reform_arm(self) -> ReformArm: ...
+
+    @property
+    def baseline_source(self) -> str: ...
+
 
 class SimulationEngine(Protocol):
     """What the worker needs of `services.simulation.domain.engine.PopulationEngine`."""
@@ -45,6 +52,7 @@ class SimulationEngine(Protocol):
         reform: Reform,
         baseline: Reform | None = None,
         outputs: Sequence[str] = (),
+        baseline_key: str | None = None,
     ) -> EngineResults: ...
 
 
