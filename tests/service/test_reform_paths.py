@@ -282,3 +282,21 @@ def test_every_reform_gives_the_full_computations_results(
         and not households[column].equals(households["baseline_" + column[len("reform_") :]])
     ]
     assert changed or name in VACUOUS, f"{name} changes no stored column"
+
+
+def test_a_reform_over_a_baseline_policy_gives_the_full_computations_results(
+    engines: tuple[PopulationEngine, PopulationEngine, str], population: Population
+) -> None:
+    """Over a baseline policy, what changes is what differs from it, set by either."""
+    reduced, full, _ = engines
+    baseline = {
+        **REFORMS["CTC base amount (scale)"][0],
+        **REFORMS["SNAP earned income deduction"][0],
+    }
+    policy = {**REFORMS["CTC refundable maximum"][0], **REFORMS["SNAP earned income deduction"][0]}
+    key = baseline_key("test-population", YEAR, "all", "ctc-and-snap", reduced.model_version)
+    results = reduced.run(population, YEAR, policy, baseline, baseline_key=key)
+    assert (results.reform_arm.path, results.baseline_source) == (reform_arm.REDUCED, CALCULATED)
+    # The reference calculates its own baseline too.
+    reference = full.run(population, YEAR, policy, baseline)
+    assert_identical(results, reference)
