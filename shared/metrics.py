@@ -95,6 +95,12 @@ BASELINE_RUNS = Counter(
     "Partitions' baselines by where their values came from (calculated, memory, storage).",
     ["source"],
 )
+HOUSEHOLD_ANSWERS = Counter(
+    "fiscus_household_answers_total",
+    "Household calculations answered, by source: kept (an identical one answered before) "
+    "or calculated.",
+    ["source"],
+)
 HOUSEHOLD_BATCH_SIZE = Histogram(
     "fiscus_household_batch_size",
     "Households calculated together in one micro-batch.",

@@ -91,6 +91,8 @@ class Settings(BaseSettings):
     # batch are calculated together (at most household_batch_max), then split back.
     household_batch_ms: float = 5.0
     household_batch_max: int = 64
+    # Household answers a households worker keeps, to answer an identical calculation again.
+    household_answers_kept: int = 10_000
     # The simulation API answers 504 when no households worker replied in this time.
     household_timeout_seconds: float = 45.0
 

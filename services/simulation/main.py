@@ -19,6 +19,7 @@ from contracts.events.dataset.v1 import DatasetDeleted, DatasetRegistered
 from contracts.events.policy.v1 import PolicyCreated, PolicyDeleted
 from contracts.events.simulation.v1 import SimulationPartitionRequested, SimulationRequested
 from services.simulation.adapters.baselines import StoredBaselines
+from services.simulation.adapters.household_answers import HouseholdAnswers
 from services.simulation.api import batches, households
 from services.simulation.api.household_calls import HouseholdCalls
 from services.simulation.api.routes import router
@@ -202,7 +203,10 @@ def create_households_app(
         name="household engine",
     )
     batcher = HouseholdBatcher(
-        engine, settings.household_batch_ms / 1000, settings.household_batch_max
+        engine,
+        settings.household_batch_ms / 1000,
+        settings.household_batch_max,
+        HouseholdAnswers(settings.household_answers_kept),
     )
     # Room for a whole batch waiting while the one before it is calculated.
     server = HouseholdServer(settings.amqp_url, engine, batcher, 2 * settings.household_batch_max)

@@ -48,8 +48,9 @@ class TaxBenefitSystems:
 
         self.current_law: Any = system
         self._build = build or CountryTaxBenefitSystem
-        self._start_instant = DEFAULT_START_DATE
-        self._current_law_structure = structural_reform_names(system.parameters, DEFAULT_START_DATE)
+        self.start_instant = DEFAULT_START_DATE
+        # The structural reforms current law switches on (policyengine-us's own choice).
+        self.current_law_structure = structural_reform_names(system.parameters, DEFAULT_START_DATE)
         self._kept: OrderedDict[str, tuple[Any, bool]] = OrderedDict()
         self._max_kept = max_kept
         self._parametric = parametric
@@ -79,9 +80,9 @@ class TaxBenefitSystems:
         # look each up first, as applying the reform would, and fail with its error now.
         for path in policy:
             self.current_law.parameters.get_child(path)
-        structure = self._current_law_structure
+        structure = self.current_law_structure
         system = (
-            parametric_system(self.current_law, policy, self._start_instant, structure)
+            parametric_system(self.current_law, policy, self.start_instant, structure)
             if self._parametric
             else None
         )
@@ -95,7 +96,7 @@ class TaxBenefitSystems:
             structural = (
                 structure is None
                 or parameters is None
-                or structural_reform_names(parameters, self._start_instant) != structure
+                or structural_reform_names(parameters, self.start_instant) != structure
             )
         kept = self._kept[key] = (system, structural)
         if len(self._kept) > self._max_kept:

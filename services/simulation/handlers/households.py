@@ -6,7 +6,9 @@ its engine is warm, gathers those that arrive within `household_batch_ms` of the
 first (at most `household_batch_max`), calculates them together (one simulation per
 policy and compatible households, see domain/households.py) in a thread, and answers
 each on its `reply_to` with the same correlation id, then acknowledges it. A worker
-that dies with unacknowledged messages leaves them to another worker.
+that dies with unacknowledged messages leaves them to another worker. A calculation
+answered before (the same household, variables, policy and model version) is answered
+from the worker's kept answers (`adapters.household_answers`) without calculating.
 
 A reply is JSON: `{"status": 200, "household": {...}, "model_version": "..."}` or
 `{"status": 422 | 500, "errors": [{"field": ..., "message": ...}]}`.
@@ -26,11 +28,12 @@ import aio_pika
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from opentelemetry.trace import SpanKind
 
+from services.simulation.adapters.household_answers import HouseholdAnswers, answer_key
 from services.simulation.domain.household_engine import HouseholdOutcome, HouseholdRequest
 from services.simulation.domain.households import InvalidField
 from services.simulation.domain.systems import reform_hash
 from services.simulation.handlers.warm_engine import WarmEngine
-from shared.metrics import HOUSEHOLD_BATCH_SECONDS, HOUSEHOLD_BATCH_SIZE
+from shared.metrics import HOUSEHOLD_ANSWERS, HOUSEHOLD_BATCH_SECONDS, HOUSEHOLD_BATCH_SIZE
 from shared.tracing import context_from, tracer
 
 log = logging.getLogger(__name__)
@@ -68,9 +71,14 @@ class HouseholdBatcher:
     """Gathers calculations for a few milliseconds and runs them as one batch."""
 
     def __init__(
-        self, engine: WarmEngine[HouseholdCalculator], window_seconds: float, max_batch: int
+        self,
+        engine: WarmEngine[HouseholdCalculator],
+        window_seconds: float,
+        max_batch: int,
+        answers: HouseholdAnswers | None = None,
     ) -> None:
         self._engine = engine
+        self._answers = answers if answers is not None else HouseholdAnswers(0)
         self._window = window_seconds
         self._max_batch = max(1, max_batch)
         self._queue: asyncio.Queue[PendingCalculation] = asyncio.Queue()
@@ -87,10 +95,21 @@ class HouseholdBatcher:
             self._task = None
 
     async def calculate(self, request: HouseholdRequest, policy: Reform | None) -> HouseholdOutcome:
+        engine = await self._engine.get()
+        # Keyed before calculating: the engine may change the request's household.
+        key = answer_key(request.household, request.variables, policy, engine.model_version)
+        kept = self._answers.get(key)
+        if kept is not None:
+            HOUSEHOLD_ANSWERS.labels("kept").inc()
+            return HouseholdOutcome(household=kept)
         loop = asyncio.get_running_loop()
         pending = PendingCalculation(request, policy, loop.time(), loop.create_future())
         self._queue.put_nowait(pending)
-        return await pending.answer
+        outcome = await pending.answer
+        HOUSEHOLD_ANSWERS.labels("calculated").inc()
+        if outcome.household is not None:
+            self._answers.put(key, outcome.household)
+        return outcome
 
     async def _run(self) -> None:
         while True:
