@@ -34,8 +34,7 @@ def record(
     return DependencyRecord(
         variable_reads={k: frozenset(v) for k, v in reads.items()},
         parameter_reads={k: frozenset(v) for k, v in parameters.items()},
-        calculated=tuple("2025" for _ in calculated),
-        calculated_names=tuple(calculated),
+        calculated=tuple((name, "2025") for name in calculated),
     )
 
 
@@ -99,7 +98,7 @@ def test_the_tracer_records_who_read_what_and_nothing_else() -> None:
         "net_income": {"gov.household.net_income.sources"},
         "snap": {"gov.bls.cpi"},
     }
-    assert list(deps.calculated_names) == ["net_income", "tax", "snap"]
+    assert [name for name, _ in deps.calculated] == ["net_income", "tax", "snap"]
     assert tracer.get_nb_requests("tax") == 1
     assert definition_parameter_reads(system)["snap"] == {"gov.bls.cpi"}
 
@@ -186,7 +185,11 @@ def test_a_snapshot_keeps_constants_as_values_and_each_array_once(tmp_path: Path
     assert restored.values == snapshot.values
     assert restored.record.variable_reads == deps.variable_reads
     assert restored.record.parameter_reads == deps.parameter_reads
-    assert [str(period) for period in restored.record.calculated] == ["2025"] * 3
+    assert [(name, str(period)) for name, period in restored.record.calculated] == [
+        ("a", "2025"),
+        ("b", "2025"),
+        ("c", "2025"),
+    ]
     items = {name: values for name, _, values in restored.items()}
     assert items["b"].dtype == np.float32 and np.array_equal(items["b"], same)
     assert items["c"].dtype == bool and not items["c"].any()

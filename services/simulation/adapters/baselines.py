@@ -38,11 +38,10 @@ class StoredBaselines:
         if snapshot is not None:
             self._recent.move_to_end(key)
             return snapshot, MEMORY
-        uri = self.uri(key)
-        if not storage.exists(uri):
-            return None
         try:
-            snapshot = from_bytes(storage.read_bytes(uri))
+            snapshot = from_bytes(storage.read_bytes(self.uri(key)))
+        except FileNotFoundError:
+            return None
         except (OSError, ValueError, KeyError) as error:
             # A damaged or older snapshot is recalculated and stored again.
             log.warning("baseline snapshot %s unreadable, recalculating: %s", key, error)

@@ -67,7 +67,7 @@ class BaselineSnapshot:
 
     def items(self) -> Iterator[tuple[str, Any, np.ndarray]]:
         """(variable, period, values) of every value kept, in calculation order."""
-        for name, period in self.record.calculated_periods():
+        for name, period in self.record.calculated:
             kept = self.values.get((name, str(period)))
             if kept is None:
                 continue
@@ -89,7 +89,7 @@ def take(record: DependencyRecord, simulation: Any) -> BaselineSnapshot:
     values: dict[tuple[str, str], int | Constant] = {}
     arrays: list[np.ndarray] = []
     seen: dict[tuple[str, bytes], int] = {}
-    for name, period in record.calculated_periods():
+    for name, period in record.calculated:
         if name in inputs:
             continue
         raw = simulation.get_holder(name).get_array(period)
@@ -113,12 +113,11 @@ def take(record: DependencyRecord, simulation: Any) -> BaselineSnapshot:
     return BaselineSnapshot(record, values, tuple(arrays))
 
 
-def restore(snapshot: BaselineSnapshot, simulation: Any) -> int:
-    """Give `simulation` every kept value, as calculated values; returns how many."""
+def restore(snapshot: BaselineSnapshot, simulation: Any) -> None:
+    """Give `simulation` every kept value, as calculated values."""
     from policyengine_core.enums import EnumArray
 
     variables = simulation.tax_benefit_system.variables
-    restored = 0
     for name, period, array in snapshot.items():
         variable = variables.get(name)
         if variable is None:
@@ -129,8 +128,6 @@ def restore(snapshot: BaselineSnapshot, simulation: Any) -> int:
         elif array.dtype.kind == "U":
             values = array.astype(object)
         simulation.get_holder(name).put_in_cache(values, period, derived=True)
-        restored += 1
-    return restored
 
 
 def to_bytes(snapshot: BaselineSnapshot) -> bytes:
@@ -139,7 +136,7 @@ def to_bytes(snapshot: BaselineSnapshot) -> bytes:
         "format": FORMAT,
         "variable_reads": {k: sorted(v) for k, v in record.variable_reads.items()},
         "parameter_reads": {k: sorted(v) for k, v in record.parameter_reads.items()},
-        "calculated": [[name, str(period)] for name, period in record.calculated_periods()],
+        "calculated": [[name, str(period)] for name, period in record.calculated],
         "values": [
             [name, period, kept if isinstance(kept, int) else [kept.value, kept.dtype, kept.size]]
             for (name, period), kept in snapshot.values.items()
@@ -166,8 +163,7 @@ def from_bytes(data: bytes) -> BaselineSnapshot:
     record = DependencyRecord(
         variable_reads={k: frozenset(v) for k, v in index["variable_reads"].items()},
         parameter_reads={k: frozenset(v) for k, v in index["parameter_reads"].items()},
-        calculated=tuple(parse_period(period) for _, period in calculated),
-        calculated_names=tuple(name for name, _ in calculated),
+        calculated=tuple((name, parse_period(period)) for name, period in calculated),
     )
     values: dict[tuple[str, str], int | Constant] = {
         (name, period): kept if isinstance(kept, int) else Constant(*kept)

@@ -73,8 +73,7 @@ class DependencyTracer:
         return DependencyRecord(
             variable_reads={name: frozenset(reads) for name, reads in self.variable_reads.items()},
             parameter_reads={name: frozenset(reads) for name, reads in parameter_reads.items()},
-            calculated=tuple(self.calculated.values()),
-            calculated_names=tuple(name for name, _ in self.calculated),
+            calculated=tuple((name, period) for (name, _), period in self.calculated.items()),
         )
 
 
@@ -114,9 +113,8 @@ def names_parameter(recorded: str, changed: str) -> bool:
 class DependencyRecord:
     variable_reads: Mapping[str, frozenset[str]]
     parameter_reads: Mapping[str, frozenset[str]]
-    # Period objects, in the order first calculated; names alongside.
-    calculated: tuple[Any, ...]
-    calculated_names: tuple[str, ...]
+    # (variable, period object), in the order first calculated.
+    calculated: tuple[tuple[str, Any], ...]
 
     def readers_of_parameters(self, changed: Iterable[str]) -> frozenset[str]:
         """Variables whose formulas (or definitions) read any of `changed`."""
@@ -145,9 +143,6 @@ class DependencyRecord:
                     affected.add(reader)
                     pending.append(reader)
         return frozenset(affected)
-
-    def calculated_periods(self) -> Iterable[tuple[str, Any]]:
-        return zip(self.calculated_names, self.calculated, strict=True)
 
 
 _scale_reads_recorded = False

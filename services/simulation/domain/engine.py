@@ -123,7 +123,6 @@ class PopulationEngine:
         self._dataset_class = USSingleYearDataset
         self.systems = TaxBenefitSystems(max_reformed_systems, parametric_systems)
         self._reduce_reform_arm = reduce_reform_arm
-        self._parametric_systems = parametric_systems
         self._baseline_store = baseline_store
         record_scale_reads()
         self._model_version = importlib.metadata.version("policyengine-us")
@@ -220,7 +219,7 @@ class PopulationEngine:
             reform_arm.full_path_reason(reform, baseline, structural, self._reduce_reform_arm)
             is None
         )
-        store = self._baseline_store if baseline_key is not None else None
+        store = self._baseline_store if baseline_key else None
         kept = store.get(baseline_key) if store is not None and baseline_key else None
         source, record, tracer = CALCULATED, None, None
         if kept is not None:

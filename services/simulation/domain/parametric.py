@@ -70,14 +70,12 @@ def copy_path(root: Any, path: str) -> Any:
         if child is None:
             raise ValueError(f"Could not find the parameter {path} (failed at {step}).")
         if match:
-            if not isinstance(child, ParameterScale):
-                raise ValueError(f"Could not find the parameter {path} (failed at {step}).")
             index = int(match.group("index"))
+            if not isinstance(child, ParameterScale) or index >= len(child.brackets):
+                raise ValueError(f"Could not find the parameter {path} (failed at {step}).")
             scale = copy.copy(child)
             scale.brackets = list(child.brackets)
             _attach(node, name, scale)
-            if index >= len(scale.brackets):
-                raise ValueError(f"Could not find the parameter {path} (failed at {step}).")
             bracket = _copy_node(scale.brackets[index])
             scale.brackets[index] = bracket
             bracket.parent = scale

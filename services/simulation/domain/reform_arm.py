@@ -26,7 +26,6 @@ from services.simulation.domain.dependencies import DependencyRecord
 FULL = "full"
 REDUCED = "reduced"
 NONE = "none"
-PATHS = (REDUCED, FULL, NONE)
 
 BEHAVIOURAL = "gov.simulation."
 
@@ -34,7 +33,6 @@ BEHAVIOURAL = "gov.simulation."
 STRUCTURAL = "structural reform"
 BEHAVIOURAL_RESPONSES = "behavioural responses read the baseline simulation"
 REQUESTED = "full computation requested"
-REASONS = (STRUCTURAL, BEHAVIOURAL_RESPONSES, REQUESTED)
 
 
 @dataclass(frozen=True)
@@ -97,7 +95,7 @@ def prefill(arm: ReformArm, record: DependencyRecord, baseline: Any, reform: Any
     """Give `reform` the baseline's value of every unaffected variable it calculated."""
     reused = 0
     input_variables = set(reform.input_variables)
-    for name, period in record.calculated_periods():
+    for name, period in record.calculated:
         if name in arm.affected or name in input_variables:
             continue
         values = baseline.get_holder(name).get_array(period)
