@@ -83,8 +83,9 @@ docs: install ## Write the events' JSON Schemas and AsyncAPI document (contracts
 	$(PY) -m contracts.generate
 
 bench: install ## Engine against policyengine-us by hand, same run (BENCH_ARGS="--households 3000")
-	$(PY) benchmarks/population.py $(BENCH_ARGS)
-	$(PY) benchmarks/households.py
+	$(PY) -m benchmarks.population $(BENCH_ARGS)
+	$(PY) -m benchmarks.households
+	$(PY) -m benchmarks.accept
 
 # Full-scale reliability scenarios (docs/reliability.md); `make test` runs reduced versions.
 # Numbers land in var/reliability/<scenario>.json.

@@ -19,29 +19,30 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import secrets
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import httpx
 
-import httpx  # noqa: E402
-
-from deploy.stack import environment_on_ports  # noqa: E402
-from services.simulation.domain.households import DEFAULT_VARIABLES  # noqa: E402
-from shared import migrations  # noqa: E402
-from shared.settings import Settings  # noqa: E402
-from tests.conftest import MIGRATED_SERVICES, reset_vhost  # noqa: E402
+from benchmarks.stack import (
+    bench_settings,
+    fresh_schemas,
+    print_logs,
+    start_processes,
+    stop_processes,
+    wait_ready,
+)
+from services.simulation.domain.households import DEFAULT_VARIABLES
 
 YEAR = "2026"
+STACK = {
+    "gateway": ["services.gateway.main"],
+    "simulation": ["services.simulation.main", "api"],
+    "households": ["services.simulation.main", "households"],
+}
 STATES = ["CA", "TX", "NY", "FL", "IL", "PA", "OH", "GA", "NC", "MI"]
 
 
@@ -74,60 +75,6 @@ def direct_call(simulation_class: Any, situation: dict[str, Any]) -> None:
         simulation.calculate(variable, YEAR)
 
 
-def wait_ready(url: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=3) as answer:
-                if answer.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.5)
-    raise SystemExit(f"{url} not ready in {timeout:.0f} s")
-
-
-def start_stack(port_base: int, log_dir: Path) -> tuple[list[subprocess.Popen[bytes]], str]:
-    settings = Settings(
-        database_url="postgresql+asyncpg://postgres@127.0.0.1:5432/fiscus_bench",
-        amqp_url="amqp://guest:guest@127.0.0.1:5672/fiscus-bench",
-    )
-    reset_vhost("fiscus-bench")
-
-    async def fresh_schemas() -> None:
-        await migrations.ensure_database(settings.database_url)
-        for service in MIGRATED_SERVICES:
-            await migrations.drop_service_schema(settings.database_url, service)
-
-    asyncio.run(fresh_schemas())
-    migrations.upgrade(MIGRATED_SERVICES, settings)
-    admin_key = "fk_bench_" + secrets.token_urlsafe(24)
-    environment = environment_on_ports(
-        port_base,
-        FISCUS_DATABASE_URL=settings.database_url,
-        FISCUS_AMQP_URL=settings.amqp_url,
-        FISCUS_ADMIN_API_KEY=admin_key,
-        FISCUS_REDIS_KEY_PREFIX=f"fiscus-bench-{secrets.token_hex(4)}",
-        FISCUS_DEFAULT_RATE_LIMIT="100000/minute",
-        FISCUS_DATA_DIR=str(log_dir / "data"),
-        FISCUS_LOG_LEVEL="WARNING",
-    )
-    commands = {
-        "gateway": ["services.gateway.main"],
-        "simulation": ["services.simulation.main", "api"],
-        "households": ["services.simulation.main", "households"],
-    }
-    processes = []
-    for name, command in commands.items():
-        log = open(log_dir / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
-        processes.append(
-            subprocess.Popen(
-                [sys.executable, "-m", *command], cwd=ROOT, env=environment, stdout=log, stderr=log
-            )
-        )
-    return processes, admin_key
-
-
 async def through_gateway(
     gateway: str, key: str, bodies: list[dict[str, Any]], concurrently: bool
 ) -> list[float]:
@@ -156,8 +103,10 @@ def main() -> None:
     args = parser.parse_args()
     port_base = int(os.environ.get("FISCUS_BENCH_PORT_BASE", "18250"))
     gateway = f"http://127.0.0.1:{port_base}"
+    settings = bench_settings()
+    fresh_schemas(settings)
     with tempfile.TemporaryDirectory() as folder:
-        processes, key = start_stack(port_base, Path(folder))
+        processes, key = start_processes(STACK, settings, port_base, Path(folder))
         try:
             started = time.perf_counter()
             import policyengine_us
@@ -168,14 +117,10 @@ def main() -> None:
             wait_ready(f"http://127.0.0.1:{port_base}/healthz", 60)
             run(policyengine_us.Simulation, gateway, key, args.calls, args.households)
         except BaseException:
-            for log in sorted(Path(folder).glob("*.log")):
-                print(f"--- {log.name} ---\n{log.read_text(errors='replace')[-3000:]}")
+            print_logs(Path(folder))
             raise
         finally:
-            for process in processes:
-                process.terminate()
-            for process in processes:
-                process.wait(timeout=30)
+            stop_processes(processes)
 
 
 def run(simulation_class: Any, gateway: str, key: str, calls: int, count: int) -> None:

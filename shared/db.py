@@ -6,7 +6,7 @@ Each service owns one Postgres schema. Its tables, including its own `outbox` an
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
@@ -147,19 +147,26 @@ class UnitOfWork:
         (trace context) in the envelope's `traceparent`, so that its consumers continue
         this trace.
         """
-        carried = {**propagation_headers(), **(headers or {})}
-        envelope = event.model_dump(mode="json")
-        for attribute in TRACE_HEADERS:
-            if attribute in carried:
-                envelope.setdefault(attribute, carried[attribute])
-        await self.execute(
-            self._database.outbox.insert().values(
-                id=event.id,
-                event_type=event.type,
-                envelope=envelope,
-                headers=carried,
+        await self.publish_all([(event, headers)])
+
+    async def publish_all(self, events: Sequence[tuple[CloudEvent, dict[str, str] | None]]) -> None:
+        """Record events in the outbox in one statement, each with its own headers (over
+        the current trace context and request id), in the order given."""
+        if not events:
+            return
+        current = propagation_headers()
+        rows = []
+        for event, headers in events:
+            carried = {**current, **(headers or {})}
+            envelope = event.model_dump(mode="json")
+            for attribute in TRACE_HEADERS:
+                if attribute in carried:
+                    envelope.setdefault(attribute, carried[attribute])
+            rows.append(
+                {"id": event.id, "event_type": event.type, "envelope": envelope, "headers": carried}
             )
-        )
+        # Parameters apart from the statement: compiled once, whatever the number of rows.
+        await self.execute(self._database.outbox.insert(), rows)
         self._published = True
 
     async def first_delivery(self, consumer: str, event: CloudEvent) -> bool:

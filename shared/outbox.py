@@ -42,12 +42,14 @@ class OutboxRelay:
         *,
         poll_seconds: float = 0.2,
         batch_size: int = 100,
+        linger_seconds: float = 0.0,
     ) -> None:
         self._database = database
         self._amqp_url = amqp_url
         self._exchange_name = exchange_name
         self._poll_seconds = poll_seconds
         self._batch_size = batch_size
+        self._linger_seconds = linger_seconds
         self._connection: AbstractConnection | None = None
         self._channel: AbstractChannel | None = None
         self._exchange: AbstractExchange | None = None
@@ -58,19 +60,28 @@ class OutboxRelay:
         self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Relay until `stop` is set."""
+        """Relay until `stop` is set.
+
+        Woken by a commit, the relay first lingers a moment, so that the events of
+        requests arriving together go in one batch; a batch shorter than the batch size
+        leaves the outbox empty as far as this relay sees, so it then sleeps until the
+        next wake or poll (a wake during the batch is kept, not lost).
+        """
         backoff = self._poll_seconds
         while not stop.is_set():
+            self._wake.clear()
             try:
                 sent = await self.relay_once()
                 backoff = self._poll_seconds
-                if sent:
+                if sent >= self._batch_size:
                     continue
             except Exception as exc:  # the relay must outlive any broker or database fault
                 log.warning("outbox relay failed, retrying: %s: %s", type(exc).__name__, exc)
                 await self._disconnect()
                 backoff = min(max(backoff * 2, 0.5), MAX_BACKOFF_SECONDS)
-            await self._sleep(backoff, stop)
+                self._wake.clear()  # a fault backs off, woken or not
+            if await self._sleep(backoff, stop) and self._linger_seconds > 0:
+                await asyncio.sleep(self._linger_seconds)
         await self._disconnect()
 
     async def relay_once(self) -> int:
@@ -184,14 +195,17 @@ class OutboxRelay:
             except Exception as exc:
                 log.debug("closing a broken connection failed: %s", exc)
 
-    async def _sleep(self, seconds: float, stop: asyncio.Event) -> None:
-        self._wake.clear()
+    async def _sleep(self, seconds: float, stop: asyncio.Event) -> bool:
+        """Wait `seconds`, until woken (at once if woken already) or stopped; whether woken."""
+        if self._wake.is_set():
+            return True
         waiters = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())}
         _, pending = await asyncio.wait(
             waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED
         )
         for task in pending:
             task.cancel()
+        return self._wake.is_set() and not stop.is_set()
 
 
 async def measure_outbox(database: Database, service: str) -> None:

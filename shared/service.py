@@ -54,6 +54,7 @@ class ServiceProcess:
             settings.events_exchange,
             poll_seconds=settings.outbox_poll_seconds,
             batch_size=settings.outbox_batch_size,
+            linger_seconds=settings.outbox_linger_seconds,
         )
         self.database.on_events_committed.append(self.relay.wake)
         self.readiness_checks: list[tuple[str, ReadinessCheck]] = [("database", self._check_db)]

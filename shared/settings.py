@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     outage_patience_seconds: float = 300.0
     outbox_poll_seconds: float = 0.2
     outbox_batch_size: int = 100
+    # After a commit wakes it, the relay waits this long so that events committed
+    # together (a burst of requests) are published in one batch.
+    outbox_linger_seconds: float = 0.01
 
     redis_url: str = "redis://127.0.0.1:6379/0"
     # Every Redis key the gateway writes starts with this (one prefix per stack or test run).

@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from contracts.events.dataset.v1 import DatasetDeleted, DatasetRegistered
 from contracts.events.policy.v1 import PolicyCreated, PolicyDeleted
 from contracts.events.simulation.v1 import SimulationPartitionRequested, SimulationRequested
+from services.simulation.adapters.admissions import Admissions
 from services.simulation.adapters.baselines import StoredBaselines
 from services.simulation.adapters.household_answers import HouseholdAnswers
 from services.simulation.api import batches, households
@@ -111,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         on_stop=[calls.stop],
     )
     app.state.household_calls = calls
+    app.state.admissions = Admissions(process.database, process.source)
     return app
 
 

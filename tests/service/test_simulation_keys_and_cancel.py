@@ -20,11 +20,13 @@ from contracts.events.simulation.v1 import (
     SimulationCompleted,
     SimulationFailed,
 )
-from services.simulation.api import routes
+from services.simulation.adapters.admissions import Admissions
 from services.simulation.db import simulations as store
 from services.simulation.db.tables import simulations
+from services.simulation.domain import keys as simulation_keys
 from services.simulation.domain.simulations import SimulationRequest, requested_event
 from services.simulation.main import create_app
+from shared.principals import INTERNAL
 from shared.problems import PROBLEM_JSON
 from shared.settings import Settings
 from tests.service.bus import EventTap, event_tap, publish
@@ -145,7 +147,7 @@ async def test_other_inputs_or_model_version_are_another_simulation(
 
     other_year = await stack.api.post(PATH, json={**body, "year": 2027})
     other_baseline = await stack.api.post(PATH, json={**body, "baseline_policy_id": baseline_id})
-    monkeypatch.setattr(routes, "model_version", lambda: "999.0.0")
+    monkeypatch.setattr(simulation_keys, "model_version", lambda: "999.0.0")
     other_model = await stack.api.post(PATH, json=body)
 
     answers = (other_year, other_baseline, other_model)
@@ -264,3 +266,47 @@ async def test_cancel_is_idempotent_and_refused_once_finished(stack: Stack) -> N
     unknown = await stack.api.post(f"{PATH}/no-such-simulation/cancel")
     assert unknown.status_code == 404
     assert unknown.headers["content-type"] == PROBLEM_JSON
+
+
+async def test_requests_arriving_together_are_admitted_together_each_as_alone(
+    stack: Stack,
+) -> None:
+    dataset_id, policy_id, baseline_id, _ = await register_inputs(stack.worker)
+    bodies = [
+        {"dataset_id": dataset_id, "policy_id": policy_id, "year": year}
+        for year in range(2025, 2031)
+    ] + [{"dataset_id": dataset_id, "policy_id": policy_id, "baseline_policy_id": baseline_id}]
+    bodies = [{"year": 2026, **b} for b in bodies]
+    unknown = {"dataset_id": "ds-nowhere", "policy_id": policy_id, "year": 2026}
+
+    answers = await asyncio.gather(
+        *(stack.api.post(PATH, json=body) for body in [*bodies, *bodies, unknown])
+    )
+
+    *admitted, refused = answers
+    assert refused.status_code == 422
+    assert [e["field"] for e in refused.json()["errors"]] == ["dataset_id"]
+    for first, second in zip(admitted[: len(bodies)], admitted[len(bodies) :], strict=True):
+        assert sorted([first.status_code, second.status_code]) == [200, 202]
+        assert first.json()["id"] == second.json()["id"]
+        assert first.headers["location"] == f"{PATH}/{first.json()['id']}"
+        requested = await outbox_events(stack, first.json()["id"])
+        assert requested.count("simulation.requested") == 1
+    assert len({a.json()["key"] for a in admitted}) == len(bodies)
+
+
+async def test_admissions_made_at_once_share_one_transaction(stack: Stack) -> None:
+    dataset_id, policy_id, _, _ = await register_inputs(stack.worker)
+    admissions = Admissions(stack.worker.database, "/tests")
+    requests = [
+        SimulationRequest(dataset_id=dataset_id, policy_id=policy_id, year=year)
+        for year in range(2025, 2035)
+    ]
+    alone = [await admissions.admit([requests[0]], INTERNAL)]
+
+    together = await asyncio.gather(*(admissions.admit([r], INTERNAL) for r in requests))
+
+    assert [a.new for (a,) in together] == [False] + [True] * (len(requests) - 1)
+    assert together[0][0].row == alone[0][0].row
+    created = {a.row["created_at"] for (a,) in together[1:] if a.row is not None}
+    assert len(created) == 1  # one transaction's now()

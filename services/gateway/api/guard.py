@@ -15,12 +15,17 @@ from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
 from typing import Annotated, Any, TypeVar
 
-import sqlalchemy as sa
 from fastapi import Depends, FastAPI, Request
 from fastapi.routing import APIRoute
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from services.gateway.api.limiter import KeyLimiter, LimiterUnavailable
+from services.gateway.api.remembered import (
+    IDEMPOTENCY_HEADER,
+    buffered,
+    remembered_headers,
+    replay,
+)
 from services.gateway.api.tokens import TokenVerifier
 from services.gateway.db import audit as audit_log
 from services.gateway.db import idempotency as records
@@ -28,13 +33,10 @@ from services.gateway.db import keys as store
 from services.gateway.domain.audit import is_audited, touched
 from services.gateway.domain.auth import Principal, authenticate, bearer_token, refusal
 from services.gateway.domain.idempotency import (
-    Fingerprint,
-    Verdict,
     fingerprint,
     is_remembered,
     key_error,
     storable_body,
-    verdict,
 )
 from services.gateway.domain.keys import prefix_of, secret_matches
 from services.gateway.domain.quota import (
@@ -50,7 +52,7 @@ from services.gateway.domain.rate_limits import (
     retry_after,
 )
 from services.gateway.domain.tokens import TokenRefused, looks_like_jwt
-from shared.db import Database
+from shared.db import Database, UnitOfWork
 from shared.logs import request_id_var
 from shared.outages import is_outage
 from shared.problems import FieldError, ProblemError, invalid, problem_response
@@ -59,10 +61,6 @@ from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
-IDEMPOTENCY_HEADER = "Idempotency-Key"
-REPLAYED_HEADER = "Idempotent-Replayed"
-# Headers a remembered answer is replayed without: they belong to the moment of sending.
-_UNREMEMBERED = frozenset({"content-length", "date", "server"})
 
 T = TypeVar("T")
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
@@ -169,28 +167,37 @@ async def limited(call: Awaitable[T]) -> T:
 async def answer(request: Request, handle: Handler) -> Response:
     principal = await identify(request)
     request.state.principal = principal
+    request.state.audited = False
     response = await limited_answer(request, handle, principal)
-    if is_audited(request.method):
+    if is_audited(request.method) and not request.state.audited:
         await audited(request, principal, response)
     return response
 
 
+async def record_audit(
+    uow: UnitOfWork, request: Request, principal: Principal, response: Response
+) -> None:
+    """Who changed what, and the answer's status, in the audit log (in `uow`)."""
+    where = touched(request.url.path, response.headers.get("location"))
+    await audit_log.record(
+        uow,
+        principal=principal.key_id,
+        role=principal.role,
+        method=request.method,
+        path=request.url.path,
+        resource_type=where.resource_type,
+        resource_id=where.resource_id,
+        status=response.status_code,
+        request_id=request_id_var.get(),
+    )
+    request.state.audited = True
+
+
 async def audited(request: Request, principal: Principal, response: Response) -> None:
     """Write who changed what, and the answer's status, to the audit log."""
-    where = touched(request.url.path, response.headers.get("location"))
     try:
         async with _process(request).database.unit_of_work() as uow:
-            await audit_log.record(
-                uow,
-                principal=principal.key_id,
-                role=principal.role,
-                method=request.method,
-                path=request.url.path,
-                resource_type=where.resource_type,
-                resource_id=where.resource_id,
-                status=response.status_code,
-                request_id=request_id_var.get(),
-            )
+            await record_audit(uow, request, principal, response)
             await uow.commit()
     except Exception:
         # The change itself is done; its answer must not be lost to the log's failure.
@@ -316,89 +323,47 @@ async def idempotently(
         response = await rendered(request, within_quota(request, handle, principal))
         response, body = await buffered(response)
     except BaseException:
-        await _settle(database, principal.key_id, idempotency_key, None, b"", request.url.path)
+        await _settle(database, request, principal, idempotency_key, None, b"")
         raise
-    await _settle(database, principal.key_id, idempotency_key, response, body, request.url.path)
+    await _settle(database, request, principal, idempotency_key, response, body)
     return response
 
 
 async def _settle(
     database: Database,
-    key_id: str,
+    request: Request,
+    principal: Principal,
     idempotency_key: str,
     response: Response | None,
     body: bytes,
-    path: str,
 ) -> None:
-    """Remember the answer to a claimed key, or release the claim if there is none to keep.
+    """Remember the answer to a claimed key, or release the claim if there is none to keep;
+    in the same transaction, the audit entry of an answered change.
 
     The database may have gone away while the request ran: then the answer still goes to
     the client, and the claim expires after its lock time (a retry before gets 409).
     """
+    key_id, path = principal.key_id, request.url.path
     try:
         async with database.unit_of_work() as uow:
             if response is not None and is_remembered(response.status_code):
-                remembered = [
-                    [name, value]
-                    for name, value in response.headers.items()
-                    if name.lower() not in _UNREMEMBERED
-                ]
                 await records.complete(
                     uow,
                     key_id,
                     idempotency_key,
                     status=response.status_code,
-                    headers=remembered,
+                    headers=remembered_headers(response),
                     body=storable_body(path, body),
                 )
             else:
                 await records.release(uow, key_id, idempotency_key)
+            if response is not None and is_audited(request.method):
+                await record_audit(uow, request, principal, response)
             await uow.commit()
     except Exception as exc:
+        request.state.audited = False  # written on its own, if it can be
         if not is_outage(exc):
             raise
         log.warning(
             "idempotency key %s left claimed: %s: %s", idempotency_key, type(exc).__name__, exc
         )
-
-
-def replay(held: sa.RowMapping, this: Fingerprint) -> Response:
-    """The stored answer to a retry, or why there is none to give."""
-    match verdict(records.fingerprint_of(held), held["status"] == records.COMPLETED, this):
-        case Verdict.OTHER_REQUEST:
-            raise ProblemError(
-                422,
-                "Unprocessable Content",
-                f"this {IDEMPOTENCY_HEADER} was used for another request; use a new key",
-                kind="idempotency-key-reused",
-            )
-        case Verdict.IN_FLIGHT:
-            raise ProblemError(
-                409,
-                "Conflict",
-                f"a request with this {IDEMPOTENCY_HEADER} is still in flight; retry shortly",
-                kind="idempotency-in-flight",
-            )
-    headers = {name: value for name, value in held["response_headers"]}
-    headers[REPLAYED_HEADER] = "true"
-    return Response(held["response_body"], status_code=held["response_status"], headers=headers)
-
-
-async def buffered(response: Response) -> tuple[Response, bytes]:
-    """The whole body of `response`, and a response that sends it again."""
-    if not isinstance(response, StreamingResponse):
-        return response, bytes(response.body)
-    chunks = [
-        chunk
-        if isinstance(chunk, bytes)
-        else bytes(chunk, "utf-8")
-        if isinstance(chunk, str)
-        else bytes(chunk)
-        async for chunk in response.body_iterator
-    ]
-    body = b"".join(chunks)
-    headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
-    again = Response(
-        body, status_code=response.status_code, headers=headers, background=response.background
-    )
-    return again, body

@@ -2,9 +2,9 @@
 
 Every item is checked first (its fields, then its dataset and policies), and errors
 are reported at once, each at `simulations[<index>].<field>`; then nothing is
-submitted. A valid batch submits its items in order, each exactly as `POST
-/api/v1/simulations` would: a new simulation (202) or the existing equal one (200),
-an earlier item of the same batch included.
+submitted. A valid batch is admitted in one transaction, its items in order, each
+exactly as `POST /api/v1/simulations` would: a new simulation (202) or the existing
+equal one (200), an earlier item of the same batch included.
 """
 
 from __future__ import annotations
@@ -14,8 +14,12 @@ from typing import Any
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from services.simulation.api.routes import PATH, _wait_for_inputs, create_simulation
-from services.simulation.domain.simulations import SimulationRequest, SimulationResource
+from services.simulation.api.routes import PATH, AdmissionsDep
+from services.simulation.domain.simulations import (
+    SimulationRequest,
+    SimulationResource,
+    resource_from_row,
+)
 from shared.principals import WritingCallerDep
 from shared.problems import FieldError, invalid, openapi_problem
 from shared.service import ProcessDep
@@ -91,24 +95,33 @@ def checked_items(batch: SimulationBatch) -> list[SimulationRequest]:
     },
 )
 async def create_batch(
-    batch: SimulationBatch, process: ProcessDep, response: Response, caller: WritingCallerDep
+    batch: SimulationBatch,
+    process: ProcessDep,
+    admissions: AdmissionsDep,
+    response: Response,
+    caller: WritingCallerDep,
 ) -> BatchResult:
     requests = checked_items(batch)
-    missing: list[FieldError] = []
-    for index, request in enumerate(requests):
-        unknown = await _wait_for_inputs(
-            process.database, request, process.settings.projection_wait_seconds, caller
-        )
-        missing.extend(
-            FieldError(field=f"simulations[{index}].{e.field}", message=e.message) for e in unknown
-        )
+    answers = await admissions.admit_when_projected(
+        requests, caller, process.settings.projection_wait_seconds
+    )
+    missing = [
+        FieldError(field=f"simulations[{index}].{e.field}", message=e.message)
+        for index, answer in enumerate(answers)
+        for e in answer.errors
+    ]
     if missing:
         raise invalid(missing)
     items: list[BatchItem] = []
-    for index, request in enumerate(requests):
-        answer = Response(status_code=202)
-        simulation = await create_simulation(request, process, answer, caller)
-        items.append(BatchItem(index=index, status=answer.status_code, simulation=simulation))
+    for index, answer in enumerate(answers):
+        assert answer.row is not None
+        items.append(
+            BatchItem(
+                index=index,
+                status=202 if answer.new else 200,
+                simulation=resource_from_row(answer.row),
+            )
+        )
     accepted = sum(1 for item in items if item.status == 202)
     response.status_code = 202 if accepted else 200
     response.headers[ACCEPTED_HEADER] = str(accepted)

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
-import importlib.metadata
-import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from contracts.envelope import CloudEvent
 from contracts.events.simulation.v1 import SimulationCancelled
-from contracts.results.v1 import RESULT_FORMAT_VERSION
-from services.simulation.db import access, projections
+from services.simulation.adapters.admissions import Admissions
+from services.simulation.db import access
 from services.simulation.db import simulations as store
-from services.simulation.domain.keys import SimulationInputs, simulation_key
 from services.simulation.domain.simulations import (
     FIRST_YEAR,
     ID_MAX_LENGTH,
@@ -26,79 +21,26 @@ from services.simulation.domain.simulations import (
     SimulationResource,
     Status,
     may_cancel,
-    requested_event,
     resource_from_row,
-    unknown_inputs,
 )
-from shared.db import Database, UnitOfWork
 from shared.etags import tagged
 from shared.pagination import DEFAULT_PAGE, PageCursor, PageLimit, position_of
-from shared.principals import INTERNAL, Caller, CallerDep, WritingCallerDep, forbidden
-from shared.problems import FieldError, ProblemError, invalid, not_found, openapi_problem
+from shared.principals import CallerDep, WritingCallerDep, forbidden
+from shared.problems import ProblemError, invalid, not_found, openapi_problem
 from shared.service import ProcessDep, UnitOfWorkDep
 from shared.sorting import NEWEST_FIRST, Sort
 
 PATH = "/api/v1/simulations"
-PROJECTION_POLL_SECONDS = 0.1
 
 router = APIRouter(prefix=PATH, tags=["simulations"])
 
 
-async def _wait_for_inputs(
-    database: Database, request: SimulationRequest, wait_seconds: float, caller: Caller = INTERNAL
-) -> list[FieldError]:
-    """The request's unknown references, after giving just-published events time to arrive.
-
-    A client may create a dataset or policy and a simulation on it a moment later;
-    the events carrying them normally reach this service's projections within a second.
-    """
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + wait_seconds
-    policy_ids = {request.policy_id} | (
-        {request.baseline_policy_id} if request.baseline_policy_id else set()
-    )
-    while True:
-        # A fresh transaction each time: the polls must see newly committed rows.
-        async with database.unit_of_work() as uow:
-            # Another caller's upload or policy, or a deleted one, is as good as unknown.
-            datasets = await access.usable_datasets(uow, [request.dataset_id], caller)
-            policies = await access.usable_policies(uow, policy_ids, caller)
-        missing = unknown_inputs(request, datasets, policies)
-        remaining = deadline - loop.time()
-        if not missing or remaining <= 0:
-            return missing
-        await asyncio.sleep(min(PROJECTION_POLL_SECONDS, remaining))
+def _admissions(request: Request) -> Admissions:
+    admissions: Admissions = request.app.state.admissions
+    return admissions
 
 
-@functools.cache
-def model_version() -> str:
-    """The policyengine-us version the workers run, read without importing the model."""
-    return importlib.metadata.version("policyengine-us")
-
-
-async def _key_of(uow: UnitOfWork, request: SimulationRequest) -> str:
-    dataset = await projections.find_dataset(uow, request.dataset_id)
-    policy = await projections.find_policy(uow, request.policy_id)
-    baseline = (
-        await projections.find_policy(uow, request.baseline_policy_id)
-        if request.baseline_policy_id is not None
-        else None
-    )
-    # _wait_for_inputs saw them; projections never delete rows (only mark them deleted).
-    assert dataset is not None and policy is not None
-    return simulation_key(
-        SimulationInputs(
-            dataset_sha256=dataset.sha256,
-            policy_sha256=policy.sha256,
-            baseline_policy_sha256=baseline.sha256 if baseline is not None else None,
-            year=request.first_year,
-            region=request.region,
-            model_version=model_version(),
-            result_format_version=RESULT_FORMAT_VERSION,
-            years=tuple(request.window),
-            outputs=tuple(request.outputs),
-        )
-    )
+AdmissionsDep = Annotated[Admissions, Depends(_admissions)]
 
 
 @router.post(
@@ -115,36 +57,22 @@ async def _key_of(uow: UnitOfWork, request: SimulationRequest) -> str:
     },
 )
 async def create_simulation(
-    request: SimulationRequest, process: ProcessDep, response: Response, caller: WritingCallerDep
+    request: SimulationRequest,
+    process: ProcessDep,
+    admissions: AdmissionsDep,
+    response: Response,
+    caller: WritingCallerDep,
 ) -> SimulationResource:
-    missing = await _wait_for_inputs(
-        process.database, request, process.settings.projection_wait_seconds, caller
+    (admission,) = await admissions.admit_when_projected(
+        [request], caller, process.settings.projection_wait_seconds
     )
-    if missing:
-        raise invalid(missing)
-    simulation_id = str(uuid.uuid4())
-    async with process.database.unit_of_work() as uow:
-        key = await _key_of(uow, request)
-        await store.lock_key(uow, key)
-        existing = await store.find_reusable(uow, key)
-        if existing is not None:
-            await access.add_requester(uow, existing["id"], caller)
-            await uow.commit()
-            response.status_code = 200
-            response.headers["Location"] = f"{PATH}/{existing['id']}"
-            return resource_from_row(existing)
-        row = await store.insert_simulation(uow, simulation_id, request, key=key)
-        await access.add_requester(uow, simulation_id, caller)
-        await uow.publish(
-            CloudEvent.wrap(
-                requested_event(simulation_id, request),
-                source=process.source,
-                subject=simulation_id,
-            )
-        )
-        await uow.commit()
-    response.headers["Location"] = f"{PATH}/{simulation_id}"
-    return resource_from_row(row)
+    if admission.errors:
+        raise invalid(list(admission.errors))
+    assert admission.row is not None
+    if not admission.new:
+        response.status_code = 200
+    response.headers["Location"] = f"{PATH}/{admission.row['id']}"
+    return resource_from_row(admission.row)
 
 
 @router.get("", summary="List the caller's simulations (an admin's: all), newest first")

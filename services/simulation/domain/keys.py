@@ -9,7 +9,9 @@ result is never served from an older model.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib.metadata
 import json
 from dataclasses import asdict, dataclass
 
@@ -51,3 +53,9 @@ def simulation_key(inputs: SimulationInputs) -> str:
         del fields["outputs"]
     canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@functools.cache
+def model_version() -> str:
+    """The policyengine-us version the workers run, read without importing the model."""
+    return importlib.metadata.version("policyengine-us")

@@ -1,0 +1,103 @@
+"""A stack of Fiscus processes for a benchmark: fresh schemas, its own ports and vhost."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import httpx
+
+from deploy.stack import environment_on_ports
+from shared import migrations
+from shared.settings import Settings
+from tests.conftest import MIGRATED_SERVICES, reset_vhost
+
+ROOT = Path(__file__).resolve().parent.parent
+VHOST = "fiscus-bench"
+
+
+def bench_settings() -> Settings:
+    return Settings(
+        database_url="postgresql+asyncpg://postgres@127.0.0.1:5432/fiscus_bench",
+        amqp_url=f"amqp://guest:guest@127.0.0.1:5672/{VHOST}",
+    )
+
+
+def fresh_schemas(settings: Settings) -> None:
+    """Every service's schema dropped and migrated again; the vhost emptied."""
+    reset_vhost(VHOST)
+
+    async def dropped() -> None:
+        await migrations.ensure_database(settings.database_url)
+        for service in MIGRATED_SERVICES:
+            await migrations.drop_service_schema(settings.database_url, service)
+
+    asyncio.run(dropped())
+    migrations.upgrade(MIGRATED_SERVICES, settings)
+
+
+def start_processes(
+    commands: dict[str, list[str]], settings: Settings, port_base: int, folder: Path
+) -> tuple[list[subprocess.Popen[bytes]], str]:
+    """`python -m <command>` for each, logs in `folder`; the processes and the admin key."""
+    admin_key = "fk_bench_" + secrets.token_urlsafe(24)
+    environment = environment_on_ports(
+        port_base,
+        FISCUS_DATABASE_URL=settings.database_url,
+        FISCUS_AMQP_URL=settings.amqp_url,
+        FISCUS_ADMIN_API_KEY=admin_key,
+        FISCUS_REDIS_KEY_PREFIX=f"fiscus-bench-{secrets.token_hex(4)}",
+        FISCUS_DEFAULT_RATE_LIMIT="100000/minute",
+        FISCUS_DATA_DIR=str(folder / "data"),
+        FISCUS_LOG_LEVEL="WARNING",
+    )
+    processes = []
+    for name, command in commands.items():
+        log = open(folder / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, "-m", *command], cwd=ROOT, env=environment, stdout=log, stderr=log
+            )
+        )
+    return processes, admin_key
+
+
+def stop_processes(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.wait(timeout=30)
+
+
+def print_logs(folder: Path) -> None:
+    for log in sorted(folder.glob("*.log")):
+        print(f"--- {log.name} ---\n{log.read_text(errors='replace')[-3000:]}")
+
+
+def wait_ready(url: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=3) as answer:
+                if answer.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.5)
+    raise SystemExit(f"{url} not ready in {timeout:.0f} s")
+
+
+def admin_client(gateway: str, key: str, connections: int = 100) -> httpx.AsyncClient:
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    return httpx.AsyncClient(
+        base_url=f"{gateway}/api/v1",
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=120,
+        limits=limits,
+    )
