@@ -1,5 +1,5 @@
-"""Who may read which simulation (its requesters, and every admin), and which datasets
-and policies a caller may run one on (their own, and those everyone may use).
+"""Who may read which simulation (its requesters, and every admin); which datasets and
+policies a caller may run one on is domain/admissions.py's `ProjectedInput.usable_by`.
 
 A simulation is content-addressed, so two callers asking for the same thing share one
 simulation: the first is its owner, every caller answered with it is a requester and
@@ -8,13 +8,13 @@ may read it. Only its owner (or an admin) may cancel it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 
-from services.simulation.db.tables import datasets, policies, simulations
+from services.simulation.db.tables import simulations
 from shared.db import UnitOfWork
 from shared.pagination import Position
 from shared.principals import Caller
@@ -84,34 +84,6 @@ async def add_requester(uow: UnitOfWork, simulation_id: str, caller: Caller) -> 
 def may_cancel_as(row: RowMapping, caller: Caller) -> bool:
     """Cancelling stops the work for every requester: the owner's or an admin's call."""
     return caller.is_admin or (caller.key_id is not None and row["owner"] == caller.key_id)
-
-
-def _usable(table: sa.Table, caller: Caller) -> sa.ColumnElement[bool]:
-    live = table.c.deleted_at.is_(None)
-    if caller.is_admin:
-        return live
-    return sa.and_(live, sa.or_(table.c.owner.is_(None), table.c.owner == caller.key_id))
-
-
-async def usable_datasets(uow: UnitOfWork, dataset_ids: Iterable[str], caller: Caller) -> set[str]:
-    """The datasets of `dataset_ids` the caller may simulate: not deleted, and theirs or
-    everyone's; another caller's upload is as unknown as a dataset that does not exist."""
-    rows = await uow.execute(
-        sa.select(datasets.c.dataset_id).where(
-            datasets.c.dataset_id.in_(list(dataset_ids)), _usable(datasets, caller)
-        )
-    )
-    return set(rows.scalars())
-
-
-async def usable_policies(uow: UnitOfWork, policy_ids: Iterable[str], caller: Caller) -> set[str]:
-    """The policies of `policy_ids` the caller may simulate: not deleted, and theirs."""
-    rows = await uow.execute(
-        sa.select(policies.c.policy_id).where(
-            policies.c.policy_id.in_(list(policy_ids)), _usable(policies, caller)
-        )
-    )
-    return set(rows.scalars())
 
 
 async def mark_deleted(

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 
 from services.simulation.db.tables import simulations
-from services.simulation.domain.simulations import REUSABLE, SimulationRequest, Status
+from services.simulation.domain.simulations import SimulationRequest, Status
 from shared.db import UnitOfWork
 from shared.pagination import Position, newest_first
 
@@ -43,20 +43,6 @@ async def find_simulation(
     statement = sa.select(simulations).where(simulations.c.id == simulation_id)
     if for_update:
         statement = statement.with_for_update()
-    return (await uow.execute(statement)).mappings().first()
-
-
-async def lock_key(uow: UnitOfWork, key: str) -> None:
-    """Serialise, until the end of the transaction, the requests for one key: two equal
-    requests at the same moment must not both create a simulation."""
-    await uow.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(key, 0))))
-
-
-async def find_reusable(uow: UnitOfWork, key: str) -> RowMapping | None:
-    """The simulation with this key that answers a new request: queued, running or completed."""
-    statement = sa.select(simulations).where(
-        simulations.c.key == key, simulations.c.status.in_([s.value for s in REUSABLE])
-    )
     return (await uow.execute(statement)).mappings().first()
 
 
