@@ -110,13 +110,18 @@ class Settings(BaseSettings):
     jwt_issuer: str = ""
     # The claim that carries the role (admin, user or readonly); `sub` names the caller.
     jwt_role_claim: str = "role"
-    # Households per partition a simulation's states are grouped into (about; states are
-    # never split); a simulation with fewer households is one partition per year.
+    # The most households a partition holds (about; states are never split): the bound
+    # on a worker's memory. Within it, partitions are planned from the cost of a run,
+    # fixed seconds plus seconds per household (benchmarks/partition_costs.py measures
+    # them), and the workers sharing them (domain/partitions.py).
     partition_households: int = 25_000
+    partition_fixed_seconds: float = 42.0
+    partition_household_seconds: float = 0.02
     # A worker keeps the baselines it ran or read last in memory, up to this many bytes of
     # values (about 12 MB per 1,000 households); all of them stay in object storage.
     baseline_memory_bytes: int = 1024 * 1024 * 1024
-    # Simulation worker processes `make up` starts (each holds about 3 GB when warm).
+    # Simulation worker processes `make up` starts (each holds about 3 GB when warm), and
+    # the workers the partition plan keeps busy.
     workers: int = 1
     # How long the simulation API waits for a just-registered dataset or policy to reach it.
     projection_wait_seconds: float = 10.0

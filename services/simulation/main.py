@@ -25,6 +25,7 @@ from services.simulation.api import batches, households
 from services.simulation.api.household_calls import HouseholdCalls
 from services.simulation.api.routes import router
 from services.simulation.db.tables import metadata
+from services.simulation.domain.partitions import PartitionCosts
 from services.simulation.handlers.deletions import (
     DATASET_DELETIONS_QUEUE,
     POLICY_DELETIONS_QUEUE,
@@ -153,7 +154,7 @@ def create_worker_app(
         process.database,
         process.source,
         attempts=settings.delivery_limit,
-        partition_households=settings.partition_households,
+        costs=partition_costs(settings),
         outage_patience_seconds=settings.outage_patience_seconds,
     )
     runner = PartitionRunner(
@@ -180,6 +181,15 @@ def create_worker_app(
         title="Fiscus simulation worker",
         description="Runs society-wide simulations.",
         on_start=[engine.start],
+    )
+
+
+def partition_costs(settings: Settings) -> PartitionCosts:
+    return PartitionCosts(
+        fixed_seconds=settings.partition_fixed_seconds,
+        household_seconds=settings.partition_household_seconds,
+        max_households=settings.partition_households,
+        workers=settings.workers,
     )
 
 

@@ -27,7 +27,7 @@ from contracts.events.simulation.v1 import (
 )
 from services.simulation.db import partitions as partition_store
 from services.simulation.db import simulations as store
-from services.simulation.domain.partitions import plan_partitions
+from services.simulation.domain.partitions import PartitionCosts, plan_partitions
 from services.simulation.domain.simulations import SimulationRequest
 from services.simulation.handlers.partitions import PARTITIONS_QUEUE
 from services.simulation.main import create_app
@@ -289,7 +289,8 @@ async def planned_partition(settings: Settings) -> tuple[Worker, str, CloudEvent
         dataset_id, policy_id, _, _ = await register_inputs(setup)
     request = SimulationRequest(dataset_id=dataset_id, policy_id=policy_id, year=2026)
     simulation_id = str(uuid.uuid4())
-    (plan,) = plan_partitions({"CA": 1, "TX": 1}, [2026], 10)
+    costs = PartitionCosts(fixed_seconds=20.0, household_seconds=0.0, max_households=10)
+    (plan,) = plan_partitions({"CA": 1, "TX": 1}, [2026], costs)
     async with setup.database.unit_of_work() as uow:
         await store.insert_simulation(uow, simulation_id, request)
         await partition_store.insert_plan(uow, simulation_id, [plan], started_at=datetime.now(UTC))

@@ -10,9 +10,11 @@ from microdf import MicroSeries  # type: ignore[import-untyped]
 from services.simulation.domain.deciles import deciles_in_dataset_order, income_deciles
 from services.simulation.domain.partitions import (
     NoHouseholds,
+    PartitionCosts,
     group_states,
     households_by_state,
     in_region,
+    partition_count,
     plan_partitions,
     population_of_states,
 )
@@ -22,8 +24,13 @@ from shared.states import POSTAL_CODE_BY_FIPS
 COUNTS = {"CA": 4000, "TX": 3000, "NY": 2000, "FL": 2000, "WY": 60, "VT": 50, "DC": 40}
 
 
+def sized(max_households: int) -> PartitionCosts:
+    """Costs under which only the memory bound splits a job (one worker)."""
+    return PartitionCosts(fixed_seconds=20.0, household_seconds=0.01, max_households=max_households)
+
+
 def test_a_small_job_is_one_partition_per_year() -> None:
-    plan = plan_partitions(COUNTS, [2026], target_households=100_000)
+    plan = plan_partitions(COUNTS, [2026], sized(100_000))
 
     assert len(plan) == 1
     assert plan[0].states == tuple(sorted(COUNTS))
@@ -31,7 +38,7 @@ def test_a_small_job_is_one_partition_per_year() -> None:
 
 
 def test_states_are_grouped_into_partitions_of_similar_size() -> None:
-    plan = plan_partitions(COUNTS, [2026], target_households=4000)
+    plan = plan_partitions(COUNTS, [2026], sized(4000))
 
     sizes = [p.households for p in plan]
     assert len(plan) == 3  # ceil(11,150 / 4,000)
@@ -41,29 +48,69 @@ def test_states_are_grouped_into_partitions_of_similar_size() -> None:
     assert [p.index for p in plan] == [0, 1, 2]
 
 
-def test_a_state_larger_than_the_target_is_never_split() -> None:
-    groups = group_states({"CA": 10_000, "WY": 10}, target_households=100)
+def test_a_state_larger_than_the_others_share_is_never_split() -> None:
+    groups = group_states({"CA": 10_000, "WY": 10}, 2)
 
     assert groups == [("CA",), ("WY",)]
+    assert group_states({"CA": 10_000, "WY": 10}, 5) == groups  # at most one per state
 
 
 def test_the_plan_is_deterministic_and_repeated_for_each_year() -> None:
     reordered = dict(reversed(list(COUNTS.items())))
-    plan = plan_partitions(COUNTS, [2025, 2026, 2027], target_households=4000)
+    plan = plan_partitions(COUNTS, [2025, 2026, 2027], sized(4000))
 
-    assert plan == plan_partitions(reordered, [2025, 2026, 2027], target_households=4000)
+    assert plan == plan_partitions(reordered, [2025, 2026, 2027], sized(4000))
     assert [p.year for p in plan] == [2025] * 3 + [2026] * 3 + [2027] * 3
     assert [p.index for p in plan] == list(range(9))
     assert [p.states for p in plan[:3]] == [p.states for p in plan[3:6]]
 
 
-def test_a_plan_needs_households() -> None:
+def test_a_plan_needs_households_and_sensible_costs() -> None:
     with pytest.raises(NoHouseholds):
-        plan_partitions({}, [2026], 10)
+        plan_partitions({}, [2026], sized(10))
     with pytest.raises(NoHouseholds):
-        plan_partitions({"CA": 0}, [2026], 10)
-    with pytest.raises(ValueError, match="target"):
-        plan_partitions(COUNTS, [2026], 0)
+        plan_partitions({"CA": 0}, [2026], sized(10))
+    with pytest.raises(ValueError, match="max_households"):
+        sized(0)
+    with pytest.raises(ValueError, match="workers"):
+        PartitionCosts(fixed_seconds=20.0, household_seconds=0.01, max_households=10, workers=0)
+
+
+TWO_WORKERS = PartitionCosts(
+    fixed_seconds=20.0, household_seconds=0.01, max_households=25_000, workers=2
+)
+
+
+@pytest.mark.parametrize(
+    ("households", "years", "expected"),
+    [
+        (40, 1, 1),  # a small job: splitting would cost more than it saves
+        (3_999, 1, 1),  # half of it costs 19.995 s per household, less than the fixed 20 s
+        (4_000, 1, 2),  # from here each half's households cost at least the fixed part
+        (20_000, 1, 2),  # more partitions than workers would only add fixed parts
+        (30_000, 1, 2),  # memory wants 2 (25,000 at most): already both workers
+        (60_000, 1, 4),  # memory wants 3: rounded up so that no worker idles at the end
+        (20_000, 2, 1),  # two years keep both workers busy without splitting a year
+        (60_000, 3, 3),  # memory alone, three years already busy both workers
+    ],
+)
+def test_partitions_are_sized_by_cost_memory_and_workers(
+    households: int, years: int, expected: int
+) -> None:
+    assert partition_count(households, 51, years, TWO_WORKERS) == expected
+
+
+def test_a_split_forced_by_memory_is_rounded_up_only_when_worth_it() -> None:
+    small = PartitionCosts(
+        fixed_seconds=20.0, household_seconds=0.01, max_households=100, workers=2
+    )
+    assert partition_count(300, 51, 1, small) == 3  # 4 would each cost 0.75 s + 20 s fixed
+
+
+def test_never_more_partitions_than_states() -> None:
+    assert partition_count(100_000, 1, 1, TWO_WORKERS) == 1
+    plan = plan_partitions({"CA": 60_000, "TX": 10}, [2026], TWO_WORKERS)
+    assert [p.states for p in plan] == [("CA",), ("TX",)]
 
 
 def test_households_are_counted_per_state_and_filtered_by_region() -> None:

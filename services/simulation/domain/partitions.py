@@ -7,10 +7,25 @@ rows the whole population would give for those households. The one population-wi
 column, `household_income_decile`, is ranked again over every partition of the
 year when the last one finishes (domain/deciles.py).
 
-The planner is pure: per-state household counts in, partitions out. It groups
-states into partitions of about `target_households` households each (largest state
-first into the smallest group), so partitions take similar times; a job no larger
-than the target is one partition. A budget window repeats the plan for each year.
+The planner is pure: per-state household counts and the costs of a run in,
+partitions out. A run of n households costs about `fixed + n x per_household` seconds
+(`PartitionCosts`, measured by benchmarks/partition_costs.py); a partition holds at
+most `max_households` (the bound on a worker's memory). A year's households become
+
+- at least ceil(households / max_households) partitions (memory), and
+- more, up to the workers a year's partitions may keep busy (workers // years, at
+  least 1), while each partition's per-household part is at least the fixed part:
+  splitting costs every extra partition the fixed part again, and is worth it only
+  when the time it saves is larger (a small job is one partition);
+- when memory splits it, rounded up to a multiple of those workers (so that none
+  idles in the last round) if the partitions are still worth their fixed part;
+  never more than there are states.
+
+States are grouped into that many partitions of similar household counts (largest
+state first into the smallest group). A budget window repeats the plan for each year.
+The plan depends only on the counts and the settings, never on the moment's load, so
+a dataset's partitions, and with them its kept baselines (domain/baselines.py), are
+the same from one simulation to the next.
 """
 
 from __future__ import annotations
@@ -40,21 +55,50 @@ class NoHouseholds(ValueError):
     """The region asked for has no household in the dataset."""
 
 
+@dataclass(frozen=True)
+class PartitionCosts:
+    """What the plan weighs: the fixed and per-household seconds of a run, the most
+    households a partition may hold, and the workers that share the partitions."""
+
+    fixed_seconds: float
+    household_seconds: float
+    max_households: int
+    workers: int = 1
+
+    def __post_init__(self) -> None:
+        if self.max_households < 1:
+            raise ValueError("max_households must be at least 1")
+        if self.fixed_seconds <= 0 or self.household_seconds < 0 or self.workers < 1:
+            raise ValueError("costs must be positive and workers at least 1")
+
+
+def partition_count(households: int, states: int, years: int, costs: PartitionCosts) -> int:
+    """How many partitions one year's `households` (in `states` states) become."""
+    needed = math.ceil(households / costs.max_households)
+    busy = max(1, costs.workers // max(1, years))
+    worth = int(costs.household_seconds * households // costs.fixed_seconds)
+    count = max(needed, min(busy, max(1, worth)))
+    rounded = math.ceil(count / busy) * busy
+    if needed > 1 and rounded <= worth:
+        count = rounded
+    return max(1, min(states, count))
+
+
 def plan_partitions(
-    households_by_state: Mapping[str, int], years: Sequence[int], target_households: int
+    households_by_state: Mapping[str, int], years: Sequence[int], costs: PartitionCosts
 ) -> list[PlannedPartition]:
-    """The partitions of a simulation: per year, states grouped to about the target size.
+    """The partitions of a simulation: per year, the states in `partition_count` groups.
 
     Indices run year by year: the first year's partitions first. States in a partition
     and partitions of a year are in a deterministic order, so a replanned simulation
     gets the same plan.
     """
-    if target_households < 1:
-        raise ValueError("target_households must be at least 1")
     counts = {state: n for state, n in households_by_state.items() if n > 0}
     if not counts:
         raise NoHouseholds("the dataset has no households in the region")
-    groups = group_states(counts, target_households)
+    groups = group_states(
+        counts, partition_count(sum(counts.values()), len(counts), len(years), costs)
+    )
     plan: list[PlannedPartition] = []
     for year in years:
         for states in groups:
@@ -69,14 +113,13 @@ def plan_partitions(
     return plan
 
 
-def group_states(counts: Mapping[str, int], target_households: int) -> list[tuple[str, ...]]:
-    """States in ceil(total / target) groups of similar household counts.
+def group_states(counts: Mapping[str, int], groups: int) -> list[tuple[str, ...]]:
+    """States in `groups` groups (at most one per state) of similar household counts.
 
-    A state is never split: one larger than the target is a group of its own (with
-    at most some small states beside it).
+    A state is never split: one larger than the others' share is a group of its own
+    (with at most some small states beside it).
     """
-    total = sum(counts.values())
-    groups = min(len(counts), max(1, math.ceil(total / target_households)))
+    groups = max(1, min(len(counts), groups))
     # Largest first, each into the group with the fewest households so far
     # (ties: the lower group index); ties between states by postal code.
     heap: list[tuple[int, int]] = [(0, group) for group in range(groups)]

@@ -28,6 +28,7 @@ from services.simulation.db import partitions as partition_store
 from services.simulation.db import projections
 from services.simulation.db import simulations as store
 from services.simulation.domain.partitions import (
+    PartitionCosts,
     PlannedPartition,
     households_by_state,
     in_region,
@@ -76,13 +77,13 @@ class SimulationPlanner:
         source: str,
         *,
         attempts: int,
-        partition_households: int,
+        costs: PartitionCosts,
         outage_patience_seconds: float = 300.0,
     ) -> None:
         self._database = database
         self._source = source
         self._attempts = attempts
-        self._partition_households = partition_households
+        self._costs = costs
         self._patience = outage_patience_seconds
 
     async def on_simulation_requested(self, event: CloudEvent) -> None:
@@ -92,9 +93,7 @@ class SimulationPlanner:
             return
         try:
             counts = await asyncio.to_thread(read_households_by_state, planning.storage_uri)
-            plan = plan_partitions(
-                in_region(counts, planning.region), planning.years, self._partition_households
-            )
+            plan = plan_partitions(in_region(counts, planning.region), planning.years, self._costs)
         except Exception as exc:
             if is_outage(exc):
                 raise  # the storage is unreachable: try again, the request is not at fault
