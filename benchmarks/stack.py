@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import subprocess
 import sys
@@ -14,9 +13,8 @@ from pathlib import Path
 import httpx
 
 from deploy.stack import environment_on_ports
-from shared import migrations
 from shared.settings import Settings
-from tests.conftest import MIGRATED_SERVICES, reset_vhost
+from tests.conftest import migrate_afresh, reset_vhost
 
 ROOT = Path(__file__).resolve().parent.parent
 VHOST = "fiscus-bench"
@@ -32,14 +30,7 @@ def bench_settings() -> Settings:
 def fresh_schemas(settings: Settings) -> None:
     """Every service's schema dropped and migrated again; the vhost emptied."""
     reset_vhost(VHOST)
-
-    async def dropped() -> None:
-        await migrations.ensure_database(settings.database_url)
-        for service in MIGRATED_SERVICES:
-            await migrations.drop_service_schema(settings.database_url, service)
-
-    asyncio.run(dropped())
-    migrations.upgrade(MIGRATED_SERVICES, settings)
+    migrate_afresh(settings)
 
 
 def start_processes(
