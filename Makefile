@@ -45,7 +45,7 @@ demo: up ## Run a society-wide reform simulation end to end and print the report
 	@echo "The stack keeps running at http://127.0.0.1:8000 (docs at /docs). Stop it with: make down"
 
 test: install services tools $(LINT_STAMP) ## Lint, type-check and run the whole test suite
-	$(PY) -m pytest -q --durations=30
+	$(PY) -m tests.lanes -q --durations=30
 
 # The inner loop (README, "Tests"): markers pick what a change needs.
 test-unit: install tools ## Unit tests without policyengine-us or any service: under 2 minutes
