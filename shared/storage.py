@@ -37,6 +37,15 @@ def read_bytes(uri: str) -> bytes:
     return data
 
 
+def remove_tree(uri: str) -> bool:
+    """Remove the object or folder at `uri` and everything under it; False if there was none."""
+    fs, path = filesystem(uri)
+    if not fs.exists(path):
+        return False
+    fs.rm(path, recursive=True)
+    return True
+
+
 def exists(uri: str) -> bool:
     fs, path = filesystem(uri)
     return bool(fs.exists(path))

@@ -94,7 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     process.consumers.subscribe(
         POLICIES_QUEUE, PolicyCreated.event_type, handlers.on_policy_created
     )
-    deletions = DeletionHandlers(process.database)
+    deletions = DeletionHandlers(process.database, settings.resolved_storage_url)
     process.consumers.subscribe(
         DATASET_DELETIONS_QUEUE, DatasetDeleted.event_type, deletions.on_dataset_deleted
     )

@@ -69,6 +69,8 @@ class FakeEngine:
 
     failure: Exception | None = None
     calls: list[dict[str, Any]] = field(default_factory=list)
+    # Set: each run waits for it (a test acts while a partition is being computed).
+    gate: threading.Event | None = None
 
     @property
     def model_version(self) -> str:
@@ -93,6 +95,8 @@ class FakeEngine:
                 "households": population["household"]["household_id"].tolist(),
             }
         )
+        if self.gate is not None:
+            self.gate.wait(timeout=60)
         if self.failure is not None:
             raise self.failure
         households = population["household"]

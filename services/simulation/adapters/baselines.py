@@ -4,6 +4,9 @@
 (`domain.baselines.baseline_key`), so every worker that can read the storage reuses
 what any worker stored, and a worker restarted keeps none of its memory but loses
 nothing stored. Memory holds the snapshots used last, up to `memory_bytes` of arrays.
+
+A dataset's snapshots are values derived from its people: when the last dataset with
+its content is deleted, `remove_dataset_baselines` removes them all (its folder).
 """
 
 from __future__ import annotations
@@ -20,9 +23,23 @@ MEMORY = "memory"
 STORAGE = "storage"
 
 
+def baselines_root(storage_root: str) -> str:
+    return storage.join(storage_root, "baselines")
+
+
+def remove_dataset_baselines(storage_root: str, dataset_sha256: str) -> bool:
+    """Remove every kept baseline of the dataset content `dataset_sha256` from storage."""
+    if not dataset_sha256 or "/" in dataset_sha256 or dataset_sha256.startswith("."):
+        raise ValueError(f"not a dataset digest: {dataset_sha256!r}")
+    removed = storage.remove_tree(storage.join(baselines_root(storage_root), dataset_sha256))
+    if removed:
+        log.info("kept baselines of dataset content %s removed", dataset_sha256)
+    return removed
+
+
 class StoredBaselines:
     def __init__(self, root: str, memory_bytes: int) -> None:
-        self._root = storage.join(root, "baselines")
+        self._root = baselines_root(root)
         self._memory_bytes = memory_bytes
         self._recent: OrderedDict[str, BaselineSnapshot] = OrderedDict()
 

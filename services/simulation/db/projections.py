@@ -124,3 +124,13 @@ async def find_policy(uow: UnitOfWork, policy_id: str) -> PolicyView | None:
     if row is None:
         return None
     return PolicyView(policy_id=row.policy_id, sha256=row.sha256, data=row.data)
+
+
+async def dataset_content_in_use(uow: UnitOfWork, sha256: str) -> bool:
+    """Whether a dataset not deleted has this content (its kept baselines are still its)."""
+    rows = await uow.execute(
+        sa.select(datasets.c.dataset_id)
+        .where(datasets.c.sha256 == sha256, datasets.c.deleted_at.is_(None))
+        .limit(1)
+    )
+    return rows.first() is not None

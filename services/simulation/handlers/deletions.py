@@ -1,14 +1,22 @@
 """Consumers of `dataset.deleted` and `policy.deleted` (API process): a deleted dataset
-or policy takes no new simulation; simulations already accepted on it run on."""
+or policy takes no new simulation; simulations already accepted on it run on.
+
+When no dataset left has a deleted dataset's content, the baselines kept of it
+(`adapters.baselines`: values derived from its people) are removed from storage in the
+same delivery, before the inbox records it, so a storage outage retries the removal. A
+simulation accepted before the deletion may store them again while it runs: its
+completion removes them again (handlers/partition_results.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from contracts.envelope import CloudEvent
 from contracts.events.dataset.v1 import DatasetDeleted
 from contracts.events.policy.v1 import PolicyDeleted
-from services.simulation.db import access
+from services.simulation.adapters.baselines import remove_dataset_baselines
+from services.simulation.db import access, projections
 from services.simulation.db.tables import datasets, policies
 from shared.db import Database
 
@@ -25,8 +33,9 @@ class NotProjectedYet(Exception):
 class DeletionHandlers:
     """Mark a projection row deleted and record the event in the inbox, in one unit of work."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, storage_root: str) -> None:
         self._database = database
+        self._storage_root = storage_root
 
     async def on_dataset_deleted(self, event: CloudEvent) -> None:
         deleted = event.payload(DatasetDeleted)
@@ -37,6 +46,12 @@ class DeletionHandlers:
                 uow, datasets, "dataset_id", deleted.dataset_id, deleted.deleted_at
             ):
                 raise NotProjectedYet(f"dataset {deleted.dataset_id}")
+            dataset = await projections.find_dataset(uow, deleted.dataset_id)
+            assert dataset is not None  # marked deleted just now
+            if not await projections.dataset_content_in_use(uow, dataset.sha256):
+                await asyncio.to_thread(
+                    remove_dataset_baselines, self._storage_root, dataset.sha256
+                )
             await uow.commit()
         log.info("dataset %s deleted", deleted.dataset_id, extra={"event_id": event.id})
 

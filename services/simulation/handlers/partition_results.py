@@ -5,7 +5,8 @@ inbox, write the partition's files (the same objects on every attempt: a redeliv
 overwrites), mark the partition done, count it on the simulation and put
 `simulation.progress` in the outbox. Whoever counts the last partition also ranks
 each year's deciles over the whole population, marks the simulation completed and
-emits `simulation.completed`.
+emits `simulation.completed`; if its dataset was deleted meanwhile and no dataset left
+has its content, it then removes the baselines its partitions kept of it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import pandas as pd
 from contracts.envelope import CloudEvent
 from contracts.events.simulation.v1 import ResultFile, SimulationCompleted, SimulationProgress
 from contracts.results.v1 import HOUSEHOLDS_FILE, PEOPLE_FILE
+from services.simulation.adapters.baselines import remove_dataset_baselines
 from services.simulation.db import partitions as partition_store
 from services.simulation.db import projections
 from services.simulation.db import simulations as store
@@ -136,6 +138,13 @@ class PartitionResults:
             log.info(
                 "simulation %s completed", simulation_id, extra={"simulation_id": simulation_id}
             )
+            await self._forget_deleted_content(job.dataset_sha256)
+
+    async def _forget_deleted_content(self, dataset_sha256: str) -> None:
+        async with self._database.unit_of_work() as uow:
+            in_use = await projections.dataset_content_in_use(uow, dataset_sha256)
+        if not in_use:
+            await asyncio.to_thread(remove_dataset_baselines, self._storage_root, dataset_sha256)
 
     async def _complete(
         self, uow: UnitOfWork, simulation: Mapping[Any, Any], model_version: str, now: datetime
