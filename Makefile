@@ -82,10 +82,12 @@ format: install
 docs: install ## Write the events' JSON Schemas and AsyncAPI document (contracts/) from the code
 	$(PY) -m contracts.generate
 
-bench: install ## Engine against policyengine-us by hand, same run (BENCH_ARGS="--households 3000")
+SWEEP_ARGS ?= --households 2000
+bench: install ## Engine against policyengine-us by hand, same run (BENCH_ARGS="--households 3000", SWEEP_ARGS="--households 10000")
 	$(PY) -m benchmarks.population $(BENCH_ARGS)
 	$(PY) -m benchmarks.households
 	$(PY) -m benchmarks.accept
+	$(PY) -m benchmarks.sweep $(SWEEP_ARGS)
 
 # Full-scale reliability scenarios (docs/reliability.md); `make test` runs reduced versions.
 # Numbers land in var/reliability/<scenario>.json.

@@ -34,9 +34,16 @@ def fresh_schemas(settings: Settings) -> None:
 
 
 def start_processes(
-    commands: dict[str, list[str]], settings: Settings, port_base: int, folder: Path
+    commands: dict[str, list[str]],
+    settings: Settings,
+    port_base: int,
+    folder: Path,
+    extra: dict[str, dict[str, str]] | None = None,
+    **shared: str,
 ) -> tuple[list[subprocess.Popen[bytes]], str]:
-    """`python -m <command>` for each, logs in `folder`; the processes and the admin key."""
+    """`python -m <command>` for each, logs in `folder`; the processes and the admin key.
+
+    `shared` adds FISCUS_ variables for every process, `extra[name]` for one."""
     admin_key = "fk_bench_" + secrets.token_urlsafe(24)
     environment = environment_on_ports(
         port_base,
@@ -47,13 +54,18 @@ def start_processes(
         FISCUS_DEFAULT_RATE_LIMIT="100000/minute",
         FISCUS_DATA_DIR=str(folder / "data"),
         FISCUS_LOG_LEVEL="WARNING",
+        **shared,
     )
     processes = []
     for name, command in commands.items():
         log = open(folder / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
         processes.append(
             subprocess.Popen(
-                [sys.executable, "-m", *command], cwd=ROOT, env=environment, stdout=log, stderr=log
+                [sys.executable, "-m", *command],
+                cwd=ROOT,
+                env={**environment, **(extra or {}).get(name, {})},
+                stdout=log,
+                stderr=log,
             )
         )
     return processes, admin_key
