@@ -1,8 +1,8 @@
 """What every Fiscus service process is made of, wired in one place.
 
-A process has its database (its own schema, its own role), its outbox relay, and
-its event consumers; an HTTP process also has a FastAPI app with `/healthz` and
-`/readyz`.
+A process has its database (its own schema, its own role), its outbox relay (unless
+it publishes no events: the gateway), and its event consumers; an HTTP process also
+has a FastAPI app with `/healthz` and `/readyz`.
 """
 
 from __future__ import annotations
@@ -36,7 +36,16 @@ ReadinessCheck = Callable[[], Awaitable[None]]
 class ServiceProcess:
     """The running parts of one service process."""
 
-    def __init__(self, service: ServiceName, settings: Settings, metadata: sa.MetaData) -> None:
+    def __init__(
+        self,
+        service: ServiceName,
+        settings: Settings,
+        metadata: sa.MetaData,
+        *,
+        publishes: bool = True,
+    ) -> None:
+        """`publishes=False`: the process records no events, so it runs no outbox relay
+        (which would poll an empty outbox) and reports no outbox backlog."""
         self.service: ServiceName = service
         self.settings = settings
         self.database = Database(
@@ -48,18 +57,21 @@ class ServiceProcess:
             metadata,
         )
         self.consumers = EventConsumers(make_broker(settings), settings)
-        self.relay = OutboxRelay(
-            self.database,
-            settings.amqp_url,
-            settings.events_exchange,
-            poll_seconds=settings.outbox_poll_seconds,
-            batch_size=settings.outbox_batch_size,
-            linger_seconds=settings.outbox_linger_seconds,
-        )
-        self.database.on_events_committed.append(self.relay.wake)
+        self.relay: OutboxRelay | None = None
         self.readiness_checks: list[tuple[str, ReadinessCheck]] = [("database", self._check_db)]
         # Run when /metrics is scraped, to set gauges that describe stored state.
-        self.metric_refreshers: list[MetricRefresher] = [self._measure_outbox, self._measure_ready]
+        self.metric_refreshers: list[MetricRefresher] = [self._measure_ready]
+        if publishes:
+            self.relay = OutboxRelay(
+                self.database,
+                settings.amqp_url,
+                settings.events_exchange,
+                poll_seconds=settings.outbox_poll_seconds,
+                batch_size=settings.outbox_batch_size,
+                linger_seconds=settings.outbox_linger_seconds,
+            )
+            self.database.on_events_committed.append(self.relay.wake)
+            self.metric_refreshers.insert(0, self._measure_outbox)
         self._stop = asyncio.Event()
         self._relay_task: asyncio.Task[None] | None = None
 
@@ -70,7 +82,8 @@ class ServiceProcess:
 
     async def start(self) -> None:
         self._stop.clear()
-        self._relay_task = asyncio.create_task(self.relay.run(self._stop), name="outbox-relay")
+        if self.relay is not None:
+            self._relay_task = asyncio.create_task(self.relay.run(self._stop), name="outbox-relay")
         if self.consumers.queues:
             await self.consumers.start()
             self.readiness_checks.append(("broker", self._check_broker))

@@ -35,7 +35,8 @@ carries `RateLimit-*` and `X-RateLimit-*` headers; a POST may carry an
 def create_app(settings: Settings) -> FastAPI:
     # A wrong default limit should stop the process here, not fail every request.
     parse_rate_limit(settings.default_rate_limit)
-    process = ServiceProcess("gateway", settings, metadata)
+    # The gateway records no events (its tables are keys, idempotency and audit).
+    process = ServiceProcess("gateway", settings, metadata, publishes=False)
     # Simulation events from the bus, for the SSE streams this process serves.
     feed = SimulationEventFeed(settings)
     process.readiness_checks.append(("events", feed.check))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import httpx
@@ -64,3 +65,15 @@ async def test_readyz_names_what_is_not_ready(gateway: httpx.AsyncClient) -> Non
     assert checks["database"] == "ok"
     assert checks["dataset"] != "ok"
     assert (await gateway.get("/healthz")).status_code == 200
+
+
+async def test_the_gateway_records_no_events_and_runs_no_outbox_relay(migrated: Settings) -> None:
+    app = create_app(migrated)
+    process = app.state.process
+    try:
+        assert process.relay is None
+        assert process.database.on_events_committed == []
+        async with app.router.lifespan_context(app):
+            assert [task.get_name() for task in asyncio.all_tasks()].count("outbox-relay") == 0
+    finally:
+        await process.database.engine.dispose()
