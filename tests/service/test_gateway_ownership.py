@@ -17,9 +17,11 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+import sqlalchemy as sa
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.settings import Settings
 from tests.service.access_fixtures import (
@@ -205,9 +207,12 @@ async def test_deleting_needs_the_current_etag_and_hides_the_dataset(
         assert dataset["id"] not in await ids(gateway, "/api/v1/datasets", headers)
 
 
-async def test_simulations_are_their_requesters(stack: Stack, migrated: Settings) -> None:
+async def test_simulations_are_their_requesters(
+    stack: Stack, migrated: Settings, admin_connection: AsyncConnection
+) -> None:
     gateway = stack.gateway
-    first, second, stranger = [bearer(await issue_key(gateway)) for _ in range(3)]
+    keys = [await issue_key(gateway) for _ in range(3)]
+    first, second, stranger = [bearer(key) for key in keys]
     dataset = await synthetic_dataset(gateway, first, seed=13)
     policy_id = await known_policy(migrated.amqp_url)
     body = {"dataset_id": dataset["id"], "policy_id": policy_id, "year": 2025}
@@ -220,6 +225,16 @@ async def test_simulations_are_their_requesters(stack: Stack, migrated: Settings
     # that caller may then read.
     again = await gateway.post("/api/v1/simulations", json=body, headers=second)
     assert again.status_code == 200 and again.json()["id"] == simulation_id
+    # Asking again adds no one twice; the first requester owns it.
+    repeated = await gateway.post("/api/v1/simulations", json=body, headers=second)
+    assert repeated.status_code == 200 and repeated.json()["id"] == simulation_id
+    row = (
+        await admin_connection.execute(
+            sa.text("SELECT owner, requesters FROM simulation.simulations WHERE id = :id"),
+            {"id": simulation_id},
+        )
+    ).one()
+    assert (row.owner, list(row.requesters)) == (keys[0]["id"], [keys[0]["id"], keys[1]["id"]])
     for headers in (first, second, ADMIN):
         assert (await gateway.get(path, headers=headers)).status_code == 200
         assert simulation_id in await ids(gateway, "/api/v1/simulations", headers)

@@ -130,35 +130,39 @@ class Admissions:
         new_ids: dict[str, str] = {}
         values: list[dict[str, Any]] = []
         events: list[tuple[CloudEvent, dict[str, str] | None]] = []
+        requesters: list[tuple[str, Caller]] = []
+        # Per request, in order: its simulation's key and whether this request created it.
+        decided: list[tuple[_Group, list[tuple[str, bool]]]] = []
         for group in groups:
-            for request in group.requests:
-                key = keys[id(request)]
-                if key in existing or key in new_ids:
-                    continue
-                simulation_id = new_ids[key] = str(uuid.uuid4())
-                values.append(_row_values(simulation_id, request, key, group.caller))
-                event = requested_event(simulation_id, request)
-                envelope = CloudEvent.wrap(event, source=self._source, subject=simulation_id)
-                events.append((envelope, group.headers))
-        inserted = await store.insert(uow, values)
-        await uow.publish_all(events)
-        answers: dict[int, list[Admission]] = {}
-        first_of: set[str] = set()
-        for group in groups:
-            answer = []
+            decisions = []
             for request in group.requests:
                 key = keys[id(request)]
                 if key in existing:
-                    await access.add_requester(uow, existing[key]["id"], group.caller)
-                    answer.append(Admission(row=existing[key]))
-                elif key not in first_of:
-                    first_of.add(key)
-                    answer.append(Admission(row=inserted[new_ids[key]], new=True))
+                    requesters.append((existing[key]["id"], group.caller))
+                    decisions.append((key, False))
+                elif key in new_ids:
+                    # An earlier request of this transaction creates it.
+                    requesters.append((new_ids[key], group.caller))
+                    decisions.append((key, False))
                 else:
-                    # An earlier request of this transaction created it.
-                    await access.add_requester(uow, new_ids[key], group.caller)
-                    answer.append(Admission(row=inserted[new_ids[key]]))
-            answers[id(group)] = answer
+                    simulation_id = new_ids[key] = str(uuid.uuid4())
+                    values.append(_row_values(simulation_id, request, key, group.caller))
+                    event = requested_event(simulation_id, request)
+                    envelope = CloudEvent.wrap(event, source=self._source, subject=simulation_id)
+                    events.append((envelope, group.headers))
+                    decisions.append((key, True))
+            decided.append((group, decisions))
+        inserted = await store.insert(uow, values)
+        await uow.publish_all(events)
+        await access.add_requesters(uow, requesters)
+        answers: dict[int, list[Admission]] = {}
+        for group, decisions in decided:
+            answers[id(group)] = [
+                Admission(row=existing[key], new=False)
+                if key in existing
+                else Admission(row=inserted[new_ids[key]], new=created)
+                for key, created in decisions
+            ]
         return answers
 
 

@@ -66,18 +66,31 @@ async def list_visible(
     return (await uow.execute(statement)).mappings().all()
 
 
-async def add_requester(uow: UnitOfWork, simulation_id: str, caller: Caller) -> None:
-    """Let `caller` read the simulation; the first requester becomes its owner."""
-    if caller.key_id is None:
+async def add_requesters(uow: UnitOfWork, pairs: Sequence[tuple[str, Caller]]) -> None:
+    """Let each caller read its simulation (pairs of simulation id and caller), in one
+    statement executed for every pair; the first requester of a simulation without an
+    owner becomes its owner, and a caller already among its requesters is not added again.
+    """
+    rows = [
+        {"b_simulation_id": simulation_id, "b_key_id": caller.key_id}
+        for simulation_id, caller in pairs
+        if caller.key_id is not None
+    ]
+    if not rows:
         return
     requesters = simulations.c.requesters
+    key_id: sa.BindParameter[str] = sa.bindparam("b_key_id")
     await uow.execute(
         simulations.update()
-        .where(simulations.c.id == simulation_id, sa.not_(_requested_by(caller.key_id)))
-        .values(
-            requesters=sa.func.array_append(requesters, caller.key_id),
-            owner=sa.func.coalesce(simulations.c.owner, caller.key_id),
+        .where(
+            simulations.c.id == sa.bindparam("b_simulation_id"),
+            sa.not_(requesters.any(key_id)),
         )
+        .values(
+            requesters=sa.func.array_append(requesters, key_id),
+            owner=sa.func.coalesce(simulations.c.owner, key_id),
+        ),
+        rows,
     )
 
 
