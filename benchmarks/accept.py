@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import os
 import secrets
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -26,12 +25,7 @@ import httpx
 
 from benchmarks.stack import (
     admin_client,
-    bench_settings,
-    fresh_schemas,
-    print_logs,
-    start_processes,
-    stop_processes,
-    wait_ready,
+    bench_stack,
 )
 from services.simulation.domain.simulations import STATE_CODES
 from tests.reliability import percentile
@@ -119,23 +113,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     port_base = int(os.environ.get("FISCUS_BENCH_PORT_BASE", "18300"))
-    settings = bench_settings()
-    fresh_schemas(settings)
-    with tempfile.TemporaryDirectory() as folder:
-        processes, admin_key = start_processes(SERVICES, settings, port_base, Path(folder))
-        try:
-            # The gateway's /readyz asks every service; this stack runs four of them.
-            for offset in (1, 2, 3):
-                wait_ready(f"http://127.0.0.1:{port_base + offset}/readyz", timeout=300)
-            gateway = f"http://127.0.0.1:{port_base}"
-            wait_ready(f"{gateway}/healthz", timeout=60)
-            pids = {name: process.pid for name, process in zip(SERVICES, processes, strict=True)}
-            asyncio.run(measure(gateway, admin_key, args.count, args.rounds, pids))
-        except BaseException:
-            print_logs(Path(folder))
-            raise
-        finally:
-            stop_processes(processes)
+    with bench_stack(SERVICES, port_base) as stack:
+        # The gateway's /readyz asks every service; this stack runs four of them.
+        stack.wait((1, 2, 3), timeout=300)
+        asyncio.run(measure(stack.gateway, stack.key, args.count, args.rounds, stack.pids))
 
 
 if __name__ == "__main__":

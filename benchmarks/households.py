@@ -23,21 +23,12 @@ import argparse
 import asyncio
 import os
 import statistics
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
 
-from benchmarks.stack import (
-    bench_settings,
-    fresh_schemas,
-    print_logs,
-    start_processes,
-    stop_processes,
-    wait_ready,
-)
+from benchmarks.stack import bench_stack
 from services.simulation.domain.households import DEFAULT_VARIABLES
 
 YEAR = "2026"
@@ -105,25 +96,13 @@ def main() -> None:
     parser.add_argument("--households", type=int, default=50)
     args = parser.parse_args()
     port_base = int(os.environ.get("FISCUS_BENCH_PORT_BASE", "18250"))
-    gateway = f"http://127.0.0.1:{port_base}"
-    settings = bench_settings()
-    fresh_schemas(settings)
-    with tempfile.TemporaryDirectory() as folder:
-        processes, key = start_processes(STACK, settings, port_base, Path(folder))
-        try:
-            started = time.perf_counter()
-            import policyengine_us
+    with bench_stack(STACK, port_base) as stack:
+        started = time.perf_counter()
+        import policyengine_us
 
-            print(f"import policyengine_us: {time.perf_counter() - started:.1f} s")
-            wait_ready(f"http://127.0.0.1:{port_base + 12}/readyz", 600)
-            wait_ready(f"http://127.0.0.1:{port_base + 3}/readyz", 60)
-            wait_ready(f"http://127.0.0.1:{port_base}/healthz", 60)
-            run(policyengine_us.Simulation, gateway, key, args.calls, args.households)
-        except BaseException:
-            print_logs(Path(folder))
-            raise
-        finally:
-            stop_processes(processes)
+        print(f"import policyengine_us: {time.perf_counter() - started:.1f} s")
+        stack.wait((12, 3), timeout=600)
+        run(policyengine_us.Simulation, stack.gateway, stack.key, args.calls, args.households)
 
 
 def run(simulation_class: Any, gateway: str, key: str, calls: int, count: int) -> None:

@@ -5,9 +5,13 @@ from __future__ import annotations
 import secrets
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -104,3 +108,42 @@ def admin_client(gateway: str, key: str, connections: int = 100) -> httpx.AsyncC
         timeout=120,
         limits=limits,
     )
+
+
+@dataclass(frozen=True)
+class BenchStack:
+    gateway: str
+    key: str
+    pids: dict[str, int]
+    port_base: int
+
+    def wait(self, offsets: Sequence[int], timeout: float) -> None:
+        """Until the services on these port offsets are ready, then the gateway."""
+        for offset in offsets:
+            wait_ready(f"http://127.0.0.1:{self.port_base + offset}/readyz", timeout)
+        wait_ready(f"{self.gateway}/healthz", timeout=60)
+
+
+@contextmanager
+def bench_stack(
+    commands: dict[str, list[str]],
+    port_base: int,
+    extra: dict[str, dict[str, str]] | None = None,
+    **shared: str,
+) -> Iterator[BenchStack]:
+    """A benchmark's own stack on fresh schemas: started (not yet ready), its logs printed
+    if the benchmark fails, stopped at the end."""
+    settings = bench_settings()
+    fresh_schemas(settings)
+    with tempfile.TemporaryDirectory() as folder:
+        processes, key = start_processes(
+            commands, settings, port_base, Path(folder), extra, **shared
+        )
+        pids = {name: process.pid for name, process in zip(commands, processes, strict=True)}
+        try:
+            yield BenchStack(f"http://127.0.0.1:{port_base}", key, pids, port_base)
+        except BaseException:
+            print_logs(Path(folder))
+            raise
+        finally:
+            stop_processes(processes)

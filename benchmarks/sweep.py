@@ -23,21 +23,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
 
 from benchmarks.stack import (
     admin_client,
-    bench_settings,
-    fresh_schemas,
-    print_logs,
-    start_processes,
-    stop_processes,
-    wait_ready,
+    bench_stack,
 )
 
 SERVICES = {
@@ -136,24 +129,10 @@ def main() -> None:
     parser.add_argument("--year", type=int, default=2025)
     args = parser.parse_args()
     port_base = int(os.environ.get("FISCUS_BENCH_PORT_BASE", "18350"))
-    settings = bench_settings()
-    fresh_schemas(settings)
     worker_2 = {"FISCUS_WORKER_PORT": str(port_base + 14)}
-    with tempfile.TemporaryDirectory() as folder:
-        processes, key = start_processes(
-            SERVICES, settings, port_base, Path(folder), {"worker-2": worker_2}, FISCUS_WORKERS="2"
-        )
-        try:
-            for offset in (1, 2, 3, 13, 14):
-                wait_ready(f"http://127.0.0.1:{port_base + offset}/readyz", timeout=600)
-            gateway = f"http://127.0.0.1:{port_base}"
-            wait_ready(f"{gateway}/healthz", timeout=60)
-            asyncio.run(measure(gateway, key, args))
-        except BaseException:
-            print_logs(Path(folder))
-            raise
-        finally:
-            stop_processes(processes)
+    with bench_stack(SERVICES, port_base, {"worker-2": worker_2}, FISCUS_WORKERS="2") as stack:
+        stack.wait((1, 2, 3, 13, 14), timeout=600)
+        asyncio.run(measure(stack.gateway, stack.key, args))
 
 
 if __name__ == "__main__":
