@@ -11,7 +11,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from services.simulation.adapters.baselines import MEMORY, STORAGE, StoredBaselines
+from services.simulation.adapters.baselines import (
+    MEMORY,
+    STORAGE,
+    StoredBaselines,
+    remove_dataset_baselines,
+)
 from services.simulation.domain import reform_arm
 from services.simulation.domain.baselines import (
     Constant,
@@ -224,3 +229,20 @@ def test_kept_baselines_survive_a_restart_and_memory_stays_bounded(tmp_path: Pat
     assert restarted.get("unknown") is None
     Path(restarted.uri("k2").removeprefix("file://")).write_bytes(b"damaged")
     assert StoredBaselines(root, memory_bytes=0).get("k2") is None
+
+
+def test_a_datasets_kept_baselines_are_removed_together_and_only_they(tmp_path: Path) -> None:
+    deps = record(reads={}, parameters={}, calculated=["a"])
+    snapshot = take(deps, FakeSimulation({"a": Holder({"2025": np.arange(3.0)})}, inputs=[]))
+    root = f"file://{tmp_path}"
+    store = StoredBaselines(root, memory_bytes=0)
+    for key in ("aaa/k1", "aaa/k2", "bbb/k1"):
+        store.put(key, snapshot)
+    assert remove_dataset_baselines(root, "aaa")
+    assert not remove_dataset_baselines(root, "aaa")  # nothing left to remove
+    assert store.get("aaa/k1") is None and store.get("aaa/k2") is None
+    assert store.get("bbb/k1") is not None
+    for digest in ("", "..", "aaa/k1", ".hidden"):
+        with pytest.raises(ValueError, match="not a dataset digest"):
+            remove_dataset_baselines(root, digest)
+    assert store.get("bbb/k1") is not None
