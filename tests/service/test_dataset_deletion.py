@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.simulation.adapters.baselines import baselines_root
 from services.simulation.db.tables import datasets
 from shared import storage
+from tests.chaos.traffic import eventually
 from tests.service.access_fixtures import Stack, stack, synthetic_dataset
 from tests.service.gateway_fixtures import bearer, issue_key, redis_prefix
 from tests.service.test_simulation_worker import (
@@ -43,23 +44,24 @@ async def delete(stack: Stack, headers: dict[str, str], dataset_id: str) -> None
     assert deleted.status_code == 204, deleted.text
 
 
-async def eventually_gone(path: Path, seconds: float = 20.0) -> bool:
-    for _ in range(int(seconds / 0.2)):
-        if not await asyncio.to_thread(path.exists):
-            return True
-        await asyncio.sleep(0.2)
-    return False
+async def eventually_gone(path: Path) -> bool:
+    async def gone() -> bool:
+        return not await asyncio.to_thread(path.exists)
+
+    return await eventually(gone, timeout=20, interval=0.2)
 
 
 async def deletion_handled(connection: AsyncConnection, dataset_id: str) -> None:
     """Until the simulation service has marked its projection of the dataset deleted."""
     query = sa.text("SELECT deleted_at FROM simulation.datasets WHERE dataset_id = :id")
-    for _ in range(100):
+
+    async def marked() -> bool:
         await connection.rollback()  # a fresh snapshot each time
-        if (await connection.execute(query, {"id": dataset_id})).scalar() is not None:
-            return
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"the deletion of {dataset_id} was not handled")
+        return (await connection.execute(query, {"id": dataset_id})).scalar() is not None
+
+    assert await eventually(marked, timeout=20, interval=0.2), (
+        f"the deletion of {dataset_id} was not handled"
+    )
 
 
 async def test_the_last_copy_deleted_takes_its_kept_baselines(
@@ -97,11 +99,11 @@ async def test_a_simulation_finishing_after_the_deletion_removes_what_it_kept(
     worker.engine.gate = gate
     dataset_id, policy_id, _, _ = await register_inputs(worker)
     simulation_id, _ = await request_simulation(worker, dataset_id, policy_id, None)
-    for _ in range(150):
-        if worker.engine.calls:
-            break
-        await asyncio.sleep(0.2)
-    assert worker.engine.calls, "the partition never started"
+
+    async def started() -> bool:
+        return bool(worker.engine.calls)
+
+    assert await eventually(started, timeout=30, interval=0.2), "the partition never started"
     # While the partition runs: the dataset is deleted, and the run keeps its baseline.
     async with worker.database.unit_of_work() as uow:
         await uow.execute(
