@@ -101,12 +101,14 @@ def may_cancel_as(row: RowMapping, caller: Caller) -> bool:
 
 async def mark_deleted(
     uow: UnitOfWork, table: sa.Table, key: str, row_id: str, at: datetime
-) -> bool:
-    """Record a dataset's or policy's deletion; False when it is not projected (yet)."""
+) -> str | None:
+    """Record a dataset's or policy's deletion; its content's SHA-256, or None when it is
+    not projected (yet)."""
     result = await uow.execute(
         table.update()
         .where(table.c[key] == row_id)
         .values(deleted_at=sa.func.coalesce(table.c.deleted_at, at))
-        .returning(table.c[key])
+        .returning(table.c.sha256)
     )
-    return result.first() is not None
+    sha256: str | None = result.scalar()
+    return sha256

@@ -42,16 +42,13 @@ class DeletionHandlers:
         async with self._database.unit_of_work() as uow:
             if not await uow.first_delivery(DATASET_DELETIONS_QUEUE, event):
                 return
-            if not await access.mark_deleted(
+            sha256 = await access.mark_deleted(
                 uow, datasets, "dataset_id", deleted.dataset_id, deleted.deleted_at
-            ):
+            )
+            if sha256 is None:
                 raise NotProjectedYet(f"dataset {deleted.dataset_id}")
-            dataset = await projections.find_dataset(uow, deleted.dataset_id)
-            assert dataset is not None  # marked deleted just now
-            if not await projections.dataset_content_in_use(uow, dataset.sha256):
-                await asyncio.to_thread(
-                    remove_dataset_baselines, self._storage_root, dataset.sha256
-                )
+            if not await projections.dataset_content_in_use(uow, sha256):
+                await asyncio.to_thread(remove_dataset_baselines, self._storage_root, sha256)
             await uow.commit()
         log.info("dataset %s deleted", deleted.dataset_id, extra={"event_id": event.id})
 
@@ -60,8 +57,11 @@ class DeletionHandlers:
         async with self._database.unit_of_work() as uow:
             if not await uow.first_delivery(POLICY_DELETIONS_QUEUE, event):
                 return
-            if not await access.mark_deleted(
-                uow, policies, "policy_id", deleted.policy_id, deleted.deleted_at
+            if (
+                await access.mark_deleted(
+                    uow, policies, "policy_id", deleted.policy_id, deleted.deleted_at
+                )
+                is None
             ):
                 raise NotProjectedYet(f"policy {deleted.policy_id}")
             await uow.commit()
