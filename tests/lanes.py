@@ -49,26 +49,31 @@ LANES = (
 
 
 def package_of(argument: str) -> str | None:
-    """The test package a path argument lies in (`tests/e2e/test_x.py::t` -> `e2e`)."""
-    path = Path(argument.split("::")[0])
-    if not (ROOT / path).exists() and not path.exists():
+    """The test package a path argument lies in (`tests/e2e/test_x.py::t` -> `e2e`), ""
+    for the tests folder itself, None for anything else (an option, or its value). The
+    lanes' pytest runs in the repository, so a path is taken from there."""
+    path = (ROOT / argument.split("::")[0]).resolve()
+    if not path.exists() or not path.is_relative_to(TESTS):
         return None
-    parts = (ROOT / path).resolve().relative_to(ROOT).parts
-    return parts[1] if len(parts) > 1 and parts[0] == "tests" else None
+    parts = path.relative_to(TESTS).parts
+    if not parts:
+        return ""
+    return parts[0] if len(parts) > 1 or path.is_dir() else None
 
 
 def commands(arguments: list[str]) -> list[tuple[Lane, list[str]]]:
     """Each lane's pytest command: its packages, or the path arguments that lie in them."""
     paths = {argument: package_of(argument) for argument in arguments}
     options = [argument for argument in arguments if paths[argument] is None]
-    named = [argument for argument, package in paths.items() if package is not None]
+    named = [argument for argument, package in paths.items() if package]
+    everything = "" in paths.values() or not named
     chosen = []
     for lane in LANES:
         targets = [argument for argument in named if paths[argument] in lane.packages]
-        if named and not targets:
-            continue
-        targets = targets or [f"tests/{package}" for package in lane.packages]
-        chosen.append((lane, [sys.executable, "-m", "pytest", *options, *targets]))
+        if everything:
+            targets = [f"tests/{package}" for package in lane.packages]
+        if targets:
+            chosen.append((lane, [sys.executable, "-m", "pytest", *options, *targets]))
     return chosen
 
 

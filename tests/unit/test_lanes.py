@@ -31,3 +31,8 @@ def test_paths_pick_the_lanes_that_hold_them() -> None:
 def test_each_lane_is_a_pytest_of_this_interpreter() -> None:
     for _, command in commands([]):
         assert command[:3] == [sys.executable, "-m", "pytest"]
+
+
+def test_the_tests_folder_is_every_lane_and_other_words_are_options() -> None:
+    assert lanes_of(["tests", "-x"]) == lanes_of(["-x"])
+    assert lanes_of(["-k", "report"])["engine"][:2] == ["-k", "report"]
