@@ -156,9 +156,12 @@ def datasets_synthetic(
 
 @datasets.command("upload")
 def datasets_upload(
-    archive: Path, name: Annotated[str, typer.Option()], year: int = 2025, as_json: AsJson = False
+    archive: Path,
+    name: Annotated[str, typer.Option()],
+    year: int | None = None,
+    as_json: AsJson = False,
 ) -> None:
-    """Upload a zip of six per-entity Parquet files."""
+    """Upload a zip of six per-entity Parquet (or CSV) files, or a PolicyEngine .h5 dataset."""
     with client() as fiscus:
         dataset = fiscus.upload_dataset(archive, name, year=year)
     print_json(out, dataset) if as_json else out.print(rows_table("dataset", [dataset]))

@@ -122,15 +122,17 @@ class Fiscus:
         body = {"name": name, "households": households, "seed": seed, "year": year}
         return self._one(Dataset, "POST", "/api/v1/datasets/synthetic", json=body)
 
-    def upload_dataset(self, archive: Path, name: str, *, year: int = 2025) -> Dataset:
-        """Upload a zip of per-entity Parquet files as a dataset."""
+    def upload_dataset(self, archive: Path, name: str, *, year: int | None = None) -> Dataset:
+        """Upload a population: a zip of per-entity Parquet or CSV files, or a PolicyEngine
+        HDF5 dataset (`year` picks one year of a multi-year file)."""
+        kind = "application/zip" if archive.suffix == ".zip" else "application/octet-stream"
         with archive.open("rb") as file:
             return self._one(
                 Dataset,
                 "POST",
                 "/api/v1/datasets",
-                data={"name": name, "year": str(year)},
-                files={"file": (archive.name, file, "application/zip")},
+                data=without_none({"name": name, "year": None if year is None else str(year)}),
+                files={"file": (archive.name, file, kind)},
             )
 
     def list_datasets(self, *, limit: int = 20, cursor: str | None = None) -> Page[Dataset]:

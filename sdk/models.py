@@ -36,6 +36,7 @@ class Dataset(FiscusModel):
     people: int | None = None
     storage_uri: str | None = None
     created_at: datetime | None = None
+    upload_format: str | None = None
 
 
 class Policy(FiscusModel):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import IO, Any
 
 import fsspec
 
@@ -58,3 +58,20 @@ def sha256_of(uri: str) -> str:
         while chunk := handle.read(CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def copy_in(uri: str, source: IO[bytes]) -> tuple[int, str]:
+    """Copy a readable stream to `uri` from its start; its size and SHA-256."""
+    digest = hashlib.sha256()
+    size = 0
+    fs, path = filesystem(uri)
+    parent = path.rsplit("/", 1)[0]
+    if parent:
+        fs.makedirs(parent, exist_ok=True)
+    source.seek(0)
+    with fs.open(path, "wb") as handle:
+        while chunk := source.read(CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+            handle.write(chunk)
+    return size, digest.hexdigest()

@@ -199,7 +199,7 @@ async def test_an_uploaded_download_registers_with_the_same_hash(
     assert read_population_files(uploaded["storage_uri"]) == read_population_files(
         synthetic["storage_uri"]
     )
-    assert await stored_state(admin, dataset_settings) == (rows + 1, events + 1, files + 7)
+    assert await stored_state(admin, dataset_settings) == (rows + 1, events + 1, files + 9)
     async with admin.connect() as connection:
         envelope = await connection.scalar(
             sa.text("SELECT envelope FROM dataset.outbox WHERE envelope->>'subject' = :id"),

@@ -66,6 +66,10 @@ def adding(name: str, data: bytes) -> Callable[[dict[str, bytes]], dict[str, byt
     return lambda entries: {**entries, name: data}
 
 
+def as_csv(parquet: bytes) -> bytes:
+    return pd.read_parquet(io.BytesIO(parquet)).to_csv(index=False).encode()
+
+
 def first_person_in_group(column: str, group: int) -> Callable[[pd.DataFrame], Any]:
     return lambda frame: [group, *frame[column].iloc[1:]]
 
@@ -134,6 +138,31 @@ BAD_UPLOADS: dict[str, tuple[Callable[[dict[str, bytes]], dict[str, bytes]], str
         with_frame("household", assign("household_weight", lambda f: float("nan"))),
         "household.parquet",
         "column household_weight has 40 rows with missing or NaN values",
+    ),
+    "unknown variable": (
+        with_frame("person", assign("employment_incme", lambda f: 1.0)),
+        "person.parquet",
+        "columns that are not policyengine-us 2.68.0 variables: employment_incme",
+    ),
+    "variable of another entity": (
+        with_frame("household", assign("age", lambda f: 40)),
+        "household.parquet",
+        "column age is a person variable: put it in person.parquet",
+    ),
+    "mixed parquet and csv": (
+        adding("person.csv", b"person_id\n1\n"),
+        "file",
+        "unexpected entry 'person.parquet'",
+    ),
+    "unreadable csv": (
+        lambda entries: {
+            name.replace(".parquet", ".csv"): (
+                b'"tax_unit_id\n1' if "tax_unit" in name else as_csv(data)
+            )
+            for name, data in entries.items()
+        },
+        "tax_unit.csv",
+        "is not a readable CSV file",
     ),
     "path traversal": (
         adding("../../etc/cron.d/fiscus", b"* * * * * root true"),

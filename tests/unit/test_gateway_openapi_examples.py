@@ -25,7 +25,13 @@ SERVICE_APPS = (
     "services.aggregation.main:create_app",
     "services.webhooks.main:create_app",
 )
-BINARY = ("application/zip", "image/png", "image/svg+xml", "application/vnd.apache.parquet")
+BINARY = (
+    "application/zip",
+    "application/octet-stream",
+    "image/png",
+    "image/svg+xml",
+    "application/vnd.apache.parquet",
+)
 
 
 @cache

@@ -16,9 +16,13 @@ from sqlalchemy.engine import RowMapping
 
 from contracts.envelope import CloudEvent
 from contracts.events.dataset.v1 import DatasetDeleted, DatasetRegistered
+from services.dataset.adapters.isolated_hdf5 import read_hdf5_isolated
 from services.dataset.api.dataset_files import (
+    Upload,
     archive_sources,
     dataset_root,
+    keep_original,
+    original_source,
     remove_files,
     store_files,
 )
@@ -26,6 +30,7 @@ from services.dataset.api.upload_form import UPLOAD_REQUEST_BODY, upload_form
 from services.dataset.db.datasets import find_dataset, insert_dataset, list_datasets, mark_deleted
 from services.dataset.domain.archive import stream_population_archive
 from services.dataset.domain.datasets import (
+    DEFAULT_YEAR,
     DatasetPage,
     DatasetResource,
     Source,
@@ -55,6 +60,7 @@ async def _register(
     seed: int | None,
     population: PopulationFiles,
     owner: str | None,
+    upload: Upload | None = None,
 ) -> RowMapping:
     """Store the files, then the row and its `dataset.registered` event in one transaction.
 
@@ -64,8 +70,11 @@ async def _register(
     dataset_id = str(uuid.uuid4())
     root = dataset_root(process.settings, dataset_id)
     await asyncio.to_thread(store_files, root, population.files)
+    record = None
     committing = False
     try:
+        if upload is not None:
+            record = await asyncio.to_thread(keep_original, root, upload)
         # Opened only now, so no connection is held while the files are generated or checked.
         async with process.database.unit_of_work() as uow:
             row = await insert_dataset(
@@ -78,6 +87,7 @@ async def _register(
                 storage_uri=root,
                 population=population,
                 owner=owner,
+                upload=record,
             )
             event = DatasetRegistered(
                 dataset_id=dataset_id,
@@ -131,7 +141,8 @@ async def create_synthetic_dataset(
 @router.post(
     "",
     status_code=201,
-    summary="Register an uploaded population: a zip of the six entity Parquet files",
+    summary="Register an uploaded population: a zip of the six entity Parquet (or CSV) files, "
+    "or a PolicyEngine HDF5 dataset",
     openapi_extra={"requestBody": UPLOAD_REQUEST_BODY},
     responses={
         400: openapi_problem("Malformed multipart body"),
@@ -146,19 +157,24 @@ async def upload_dataset(
     max_bytes = process.settings.upload_max_bytes
     async with upload_form(request, max_bytes) as form:
         checked = await asyncio.to_thread(
-            check_upload, form.archive.file, max_uncompressed_bytes=max_bytes
+            check_upload,
+            form.archive.file,
+            year=form.fields.year,
+            max_uncompressed_bytes=max_bytes,
+            read_h5=read_hdf5_isolated,
         )
-    if checked.population is None:
-        raise invalid(checked.errors)
-    row = await _register(
-        process,
-        name=form.fields.name,
-        source="upload",
-        year=form.fields.year,
-        seed=None,
-        population=checked.population,
-        owner=caller.owner,
-    )
+        if checked.population is None:
+            raise invalid(checked.errors)
+        row = await _register(
+            process,
+            name=form.fields.name,
+            source="upload",
+            year=checked.year or form.fields.year or DEFAULT_YEAR,
+            seed=None,
+            population=checked.population,
+            owner=caller.owner,
+            upload=Upload(checked.format, form.archive.filename, form.archive.file),
+        )
     response.headers["Location"] = f"{PATH}/{row['id']}"
     return resource_from_row(row)
 
@@ -275,5 +291,50 @@ async def download_dataset(
         headers={
             "Content-Disposition": f'attachment; filename="dataset-{row["id"]}.zip"',
             "X-Content-SHA256": row["sha256"],
+        },
+    )
+
+
+@router.get(
+    "/{dataset_id}/original",
+    summary="The uploaded file as it came, for datasets uploaded since originals are kept",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {"application/octet-stream": {}},
+            "headers": {"X-Content-SHA256": {"description": "SHA-256 of the file"}},
+        },
+        404: openapi_problem("No such dataset, or one without an original file"),
+    },
+)
+async def download_original(
+    dataset_id: str, process: ProcessDep, caller: CallerDep
+) -> StreamingResponse:
+    async with process.database.unit_of_work() as uow:
+        row = await find_dataset(uow, dataset_id, caller)
+    if row is None:
+        raise not_found("dataset", dataset_id)
+    resource = resource_from_row(row)
+    if resource.original is None:
+        raise ProblemError(
+            404,
+            "Not Found",
+            f"dataset {dataset_id} has no original file: it was generated, or uploaded "
+            "before uploads were kept as they came",
+            kind="not-found",
+        )
+    try:
+        chunks = await asyncio.to_thread(original_source, row["storage_uri"])
+    except FileNotFoundError as exc:
+        raise ProblemError(
+            500, "Internal Server Error", f"dataset {dataset_id} is incomplete in storage: {exc}"
+        ) from exc
+    return StreamingResponse(
+        chunks,
+        media_type="application/octet-stream",
+        headers={
+            "Content-Disposition": f'attachment; filename="{resource.original.name}"',
+            "Content-Length": str(resource.original.size_bytes),
+            "X-Content-SHA256": resource.original.sha256,
         },
     )

@@ -35,10 +35,17 @@ UPLOAD_REQUEST_BODY = {
                         "type": "string",
                         "format": "binary",
                         "description": "a zip holding exactly person.parquet, household.parquet, "
-                        "tax_unit.parquet, spm_unit.parquet, family.parquet, marital_unit.parquet",
+                        "tax_unit.parquet, spm_unit.parquet, family.parquet, marital_unit.parquet "
+                        "(or the same six as .csv); or a PolicyEngine HDF5 dataset (.h5): entity "
+                        "tables as USSingleYearDataset or USMultiYearDataset save them, or "
+                        "variable arrays as policyengine-us-data publishes them",
                     },
                     "name": {"type": "string", "minLength": 1, "maxLength": 200},
-                    "year": {"type": "integer", "default": 2025},
+                    "year": {
+                        "type": "integer",
+                        "description": "the year to register: by default the one an HDF5 file "
+                        "records, else 2025; a multi-year file's year to take",
+                    },
                 },
             }
         }
@@ -68,7 +75,7 @@ async def _parse(request: Request, max_bytes: int) -> FormData:
         raise ProblemError(
             415,
             "Unsupported Media Type",
-            "send multipart/form-data with a zip `file` and the fields `name` and `year`",
+            "send multipart/form-data with a `file` (zip or .h5) and the fields `name` and `year`",
             kind="unsupported-media-type",
         )
     limit = max_bytes + FORM_OVERHEAD_BYTES
@@ -101,7 +108,9 @@ def _upload_of(form: FormData, max_bytes: int) -> UploadForm:
     archive = form.get(UPLOAD_FIELD)
     errors: list[FieldError] = []
     if not isinstance(archive, UploadFile):
-        errors.append(FieldError(field=f"body.{UPLOAD_FIELD}", message="a zip file is required"))
+        errors.append(
+            FieldError(field=f"body.{UPLOAD_FIELD}", message="a zip or HDF5 file is required")
+        )
     values = {key: form.get(key) for key in TEXT_FIELDS if isinstance(form.get(key), str)}
     fields: UploadFields | None = None
     try:

@@ -9,7 +9,7 @@ from sqlalchemy.engine import RowMapping
 
 from services.dataset.db.tables import datasets
 from services.dataset.domain.datasets import Source
-from services.dataset.domain.intake import PopulationFiles
+from services.dataset.domain.intake import PopulationFiles, UploadRecord
 from shared.db import UnitOfWork
 from shared.pagination import Position
 from shared.principals import Caller
@@ -27,6 +27,7 @@ async def insert_dataset(
     storage_uri: str,
     population: PopulationFiles,
     owner: str | None = None,
+    upload: UploadRecord | None = None,
 ) -> RowMapping:
     result = await uow.execute(
         datasets.insert()
@@ -43,6 +44,10 @@ async def insert_dataset(
             size_bytes=population.size_bytes,
             storage_uri=storage_uri,
             owner=owner,
+            upload_format=upload.format if upload is not None else None,
+            original_name=upload.original_name if upload is not None else None,
+            original_size_bytes=upload.original_size_bytes if upload is not None else None,
+            original_sha256=upload.original_sha256 if upload is not None else None,
         )
         .returning(*datasets.c)
     )

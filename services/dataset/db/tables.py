@@ -32,8 +32,17 @@ datasets = sa.Table(
     sa.Column("owner", sa.String(64)),
     # Soft delete: a deleted dataset is gone from the API; its row and files stay.
     sa.Column("deleted_at", sa.DateTime(timezone=True)),
+    # What an upload was (services.dataset.domain.intake.UploadFormat), and the file as it
+    # came, kept beside the Parquet files (null for uploads from before it was kept).
+    sa.Column("upload_format", sa.String(32)),
+    sa.Column("original_name", sa.String(255)),
+    sa.Column("original_size_bytes", sa.BigInteger),
+    sa.Column("original_sha256", sa.String(64)),
     sa.CheckConstraint("source IN ('synthetic', 'upload')", name="source"),
     sa.CheckConstraint("(source = 'synthetic') = (seed IS NOT NULL)", name="seed_of_synthetic"),
+    sa.CheckConstraint(
+        "(source = 'upload') = (upload_format IS NOT NULL)", name="upload_format_of_upload"
+    ),
     # Serves the newest-first listing (scanned backwards) and its keyset cursor.
     sa.Index("ix_datasets_created_at_id", "created_at", "id"),
     sa.Index("ix_datasets_sha256", "sha256"),

@@ -1,5 +1,7 @@
 """Zip archives of a population's six entity files: reading uploads, writing downloads.
 
+An upload's archive holds `<entity>.parquet` for each entity, or `<entity>.csv`.
+
 An upload is untrusted: entry names, declared sizes and compression are checked
 before anything is decompressed, and decompression stops at the size limit whatever
 the archive declares, so a zip bomb costs at most the limit.
@@ -7,7 +9,6 @@ the archive declares, so a zip bomb costs at most the limit.
 
 from __future__ import annotations
 
-import io
 import stat
 import zipfile
 import zlib
@@ -15,9 +16,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO
 
-import pandas as pd
-
-from shared.population import ENTITIES, Population, file_name
+from shared.population import ENTITIES, file_name
 from shared.problems import FieldError
 
 UPLOAD_FIELD = "file"
@@ -39,7 +38,19 @@ UNREADABLE_ZIP = (
 )
 # A fixed timestamp keeps a dataset's download byte-identical from one request to the next.
 ENTRY_TIME = (1980, 1, 1, 0, 0, 0)
-EXPECTED = ", ".join(file_name(entity) for entity in ENTITIES)
+PARQUET, CSV = "parquet", "csv"
+KINDS = (PARQUET, CSV)
+
+
+def entry_name(entity: str, kind: str = PARQUET) -> str:
+    return f"{entity}.{kind}"
+
+
+def _expected(kind: str) -> str:
+    return ", ".join(entry_name(entity, kind) for entity in ENTITIES)
+
+
+EXPECTED = f"{_expected(PARQUET)} (or the same names ending in .csv)"
 
 
 @dataclass(frozen=True)
@@ -48,16 +59,19 @@ class ArchiveContent:
 
     files: dict[str, bytes]
     errors: list[FieldError]
+    kind: str = PARQUET
 
 
 def read_population_archive(source: IO[bytes], *, max_uncompressed_bytes: int) -> ArchiveContent:
-    """The entity files of a zip holding exactly `<entity>.parquet` for the six entities."""
+    """The entity files of a zip holding exactly `<entity>.parquet` (or `.csv`) for the six
+    entities."""
     try:
         archive = zipfile.ZipFile(source)
     except UNREADABLE_ZIP as exc:
         return ArchiveContent({}, [_problem(f"is not a readable zip archive ({exc})")])
     with archive:
-        entries, errors = _entries(archive.infolist())
+        kind = _kind(archive.infolist())
+        entries, errors = _entries(archive.infolist(), kind)
         declared = sum(entry.file_size for entry in entries.values())
         if declared > max_uncompressed_bytes:
             errors.append(_too_large(declared, max_uncompressed_bytes))
@@ -72,22 +86,32 @@ def read_population_archive(source: IO[bytes], *, max_uncompressed_bytes: int) -
                 return ArchiveContent({}, [_too_large(None, max_uncompressed_bytes)])
             except UNREADABLE_ZIP as exc:
                 message = f"cannot be read from the archive ({exc})"
-                return ArchiveContent({}, [FieldError(field=file_name(entity), message=message)])
+                field = entry_name(entity, kind)
+                return ArchiveContent({}, [FieldError(field=field, message=message)], kind)
             budget -= len(data)
             files[entity] = data
-    return ArchiveContent(files, [])
+    return ArchiveContent(files, [], kind)
 
 
-def _entries(infos: list[zipfile.ZipInfo]) -> tuple[dict[str, zipfile.ZipInfo], list[FieldError]]:
+def _kind(infos: list[zipfile.ZipInfo]) -> str:
+    """CSV when an entry is named as an entity's CSV file, Parquet otherwise."""
+    csv_names = {entry_name(entity, CSV) for entity in ENTITIES}
+    return CSV if any(info.filename in csv_names for info in infos) else PARQUET
+
+
+def _entries(
+    infos: list[zipfile.ZipInfo], kind: str
+) -> tuple[dict[str, zipfile.ZipInfo], list[FieldError]]:
     """The archive's entry for each entity, checking every entry's name and kind."""
-    wanted = {file_name(entity): entity for entity in ENTITIES}
+    wanted = {entry_name(entity, kind): entity for entity in ENTITIES}
+    expected = _expected(kind)
     entries: dict[str, zipfile.ZipInfo] = {}
     errors: list[FieldError] = []
     for info in infos:
         name = info.filename
         problem = _entry_problem(info)
         if problem is None and name not in wanted:
-            problem = f"unexpected entry {name!r}: the archive must hold only {EXPECTED}"
+            problem = f"unexpected entry {name!r}: the archive must hold only {expected}"
         if problem is None and wanted[name] in entries:
             problem = f"entry {name!r} appears more than once"
         if problem is not None:
@@ -95,8 +119,9 @@ def _entries(infos: list[zipfile.ZipInfo]) -> tuple[dict[str, zipfile.ZipInfo], 
             continue
         entries[wanted[name]] = info
     for entity in ENTITIES:
-        if entity not in entries and not any(_names(i.filename, entity) for i in infos):
-            errors.append(FieldError(field=file_name(entity), message="missing from the archive"))
+        if entity not in entries and not any(_names(i.filename, entity, kind) for i in infos):
+            field = entry_name(entity, kind)
+            errors.append(FieldError(field=field, message="missing from the archive"))
     return entries, errors
 
 
@@ -121,12 +146,12 @@ def _entry_problem(info: zipfile.ZipInfo) -> str | None:
     return None
 
 
-def _names(name: str, entity: str) -> bool:
+def _names(name: str, entity: str, kind: str) -> bool:
     """Whether an entry is the entity's file, if perhaps a refused one (`data/person.parquet`).
 
     A refused entry is reported as such, not also as a missing file.
     """
-    return name.replace("\\", "/").rsplit("/", 1)[-1] == file_name(entity)
+    return name.replace("\\", "/").rsplit("/", 1)[-1] == entry_name(entity, kind)
 
 
 class _OverBudget(Exception):
@@ -151,25 +176,6 @@ def _too_large(declared: int | None, limit: int) -> FieldError:
 
 def _problem(message: str) -> FieldError:
     return FieldError(field=UPLOAD_FIELD, message=message)
-
-
-def read_frames(files: dict[str, bytes]) -> tuple[Population, list[FieldError]]:
-    """Parse each entity file as Parquet."""
-    population: Population = {}
-    errors: list[FieldError] = []
-    for entity, data in files.items():
-        try:
-            population[entity] = pd.read_parquet(io.BytesIO(data), engine="pyarrow")
-        except Exception as exc:  # pyarrow raises many types for malformed input
-            reason = (
-                str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-            )
-            errors.append(
-                FieldError(
-                    field=file_name(entity), message=f"is not a readable Parquet file ({reason})"
-                )
-            )
-    return population, errors
 
 
 class _ChunkSink:

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from services.dataset.domain.intake import UploadFormat
 from shared.pagination import Page
 
 Source = Literal["synthetic", "upload"]
@@ -34,10 +35,22 @@ class SyntheticDatasetRequest(BaseModel):
 
 
 class UploadFields(BaseModel):
-    """The text fields of an upload, beside its zip `file`."""
+    """The text fields of an upload, beside its `file`.
+
+    `year` defaults to the year an HDF5 file records, else to DEFAULT_YEAR; for a
+    multi-year file it picks the year to register.
+    """
 
     name: Name
-    year: Year = DEFAULT_YEAR
+    year: Year | None = None
+
+
+class OriginalFile(BaseModel):
+    """An uploaded file as it came, kept for download beside the Parquet files."""
+
+    name: str = Field(description="the file name the upload gave")
+    size_bytes: int
+    sha256: str = Field(description="SHA-256 of the file's bytes")
 
 
 class DatasetResource(BaseModel):
@@ -60,6 +73,15 @@ class DatasetResource(BaseModel):
     created_at: datetime
     seed: int | None = Field(None, description="the generator's seed, for synthetic datasets")
     owner: str | None = Field(None, description="the API key (or token subject) that registered it")
+    upload_format: UploadFormat | None = Field(
+        None,
+        description="what was uploaded: a zip of Parquet or CSV files, or a PolicyEngine HDF5 "
+        "dataset of entity tables or of variable arrays; null for synthetic datasets",
+    )
+    original: OriginalFile | None = Field(
+        None,
+        description="the uploaded file as it came (GET .../original), for uploads since it is kept",
+    )
 
 
 class DatasetPage(Page[DatasetResource]):
@@ -81,4 +103,14 @@ def resource_from_row(row: Mapping[Any, Any]) -> DatasetResource:
         created_at=row["created_at"],
         seed=row["seed"],
         owner=row.get("owner"),
+        upload_format=row.get("upload_format"),
+        original=(
+            OriginalFile(
+                name=row["original_name"],
+                size_bytes=row["original_size_bytes"],
+                sha256=row["original_sha256"],
+            )
+            if row.get("original_name") is not None
+            else None
+        ),
     )

@@ -7,16 +7,19 @@ yields one clear problem rather than a cascade.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import pandas as pd
 
+from services.dataset.domain.variables import catalog, column_entity
 from shared.population import ENTITIES, GROUP_ENTITIES, Population, file_name
 from shared.problems import FieldError
 from shared.states import POSTAL_CODE_BY_FIPS
 
 SAMPLE_SIZE = 5
+# Names the part of an upload an entity's frame came from, for the problem's `field`.
+Naming = Callable[[str], str]
 
 
 def id_column(entity: str) -> str:
@@ -36,31 +39,67 @@ def required_columns(entity: str) -> tuple[str, ...]:
     return (id_column(entity),)
 
 
-def validate_population(population: Population) -> list[FieldError]:
-    """Every problem that stops `population` from being registered; empty when it is sound."""
+def validate_population(population: Population, naming: Naming = file_name) -> list[FieldError]:
+    """Every problem that stops `population` from being registered; empty when it is sound.
+
+    `naming` names where each entity's frame came from (its Parquet file by default).
+    """
     errors: list[FieldError] = []
     usable: dict[str, set[str]] = {}
     for entity in ENTITIES:
         frame = population.get(entity)
         if frame is None:
-            errors.append(FieldError(field=file_name(entity), message="missing file"))
+            errors.append(FieldError(field=naming(entity), message="missing file"))
             continue
-        usable[entity] = _check_columns(entity, frame, errors)
+        _check_variables(entity, frame, naming, errors)
+        usable[entity] = _check_columns(entity, frame, naming(entity), errors)
     for entity, columns in usable.items():
         frame = population[entity]
         ids = id_column(entity)
         if ids in columns:
-            _check_unique(entity, frame[ids], errors)
+            _check_unique(entity, frame[ids], naming, errors)
     if "household" in usable and "state_fips" in usable["household"]:
-        _check_state_fips(population["household"]["state_fips"], errors)
+        _check_state_fips(population["household"]["state_fips"], naming, errors)
     if "person" in usable:
-        _check_links(population, usable, errors)
+        _check_links(population, usable, naming, errors)
     return errors
 
 
-def _check_columns(entity: str, frame: pd.DataFrame, errors: list[FieldError]) -> set[str]:
+def _check_variables(
+    entity: str, frame: pd.DataFrame, naming: Naming, errors: list[FieldError]
+) -> None:
+    """Every column is a policyengine-us variable of this entity (or an id or link).
+
+    policyengine-core would skip an unknown column without a word, so a misspelt input
+    would silently be zero; a variable of another entity would not fit its rows.
+    """
+    unknown: list[str] = []
+    for column in map(str, frame.columns):
+        owner = column_entity(column)
+        if owner is None:
+            unknown.append(column)
+        elif owner != entity:
+            errors.append(
+                FieldError(
+                    field=naming(entity),
+                    message=f"column {column} is a {owner} variable: put it in {naming(owner)}",
+                )
+            )
+    if unknown:
+        version = catalog().model_version
+        errors.append(
+            FieldError(
+                field=naming(entity),
+                message=f"columns that are not policyengine-us {version} variables: "
+                f"{_sample(sorted(unknown))}",
+            )
+        )
+
+
+def _check_columns(
+    entity: str, frame: pd.DataFrame, where: str, errors: list[FieldError]
+) -> set[str]:
     """Presence, type and values of the required columns; returns those that passed."""
-    where = file_name(entity)
     if len(frame) == 0:
         errors.append(FieldError(field=where, message="has no rows"))
     duplicated = sorted({str(c) for c in frame.columns[frame.columns.duplicated()]})
@@ -103,30 +142,30 @@ def _value_problem(column: str, values: pd.Series) -> str | None:
     return None
 
 
-def _check_unique(entity: str, ids: pd.Series, errors: list[FieldError]) -> None:
+def _check_unique(entity: str, ids: pd.Series, naming: Naming, errors: list[FieldError]) -> None:
     repeated = ids[ids.duplicated()].unique()
     if len(repeated):
         errors.append(
             FieldError(
-                field=file_name(entity),
+                field=naming(entity),
                 message=f"duplicate {id_column(entity)} values: {_sample(repeated)}",
             )
         )
 
 
-def _check_state_fips(codes: pd.Series, errors: list[FieldError]) -> None:
+def _check_state_fips(codes: pd.Series, naming: Naming, errors: list[FieldError]) -> None:
     unknown = codes[~codes.isin(list(POSTAL_CODE_BY_FIPS))].unique()
     if len(unknown):
         errors.append(
             FieldError(
-                field=file_name("household"),
+                field=naming("household"),
                 message=f"column state_fips has codes that are not US states: {_sample(unknown)}",
             )
         )
 
 
 def _check_links(
-    population: Population, usable: dict[str, set[str]], errors: list[FieldError]
+    population: Population, usable: dict[str, set[str]], naming: Naming, errors: list[FieldError]
 ) -> None:
     """Every person belongs to existing groups; every group has people in one household."""
     person = population["person"]
@@ -141,18 +180,17 @@ def _check_links(
         if len(dangling):
             errors.append(
                 FieldError(
-                    field=file_name("person"),
+                    field=naming("person"),
                     message=f"{link} refers to {group} ids missing from "
-                    f"{file_name(group)}: {_sample(dangling)}",
+                    f"{naming(group)}: {_sample(dangling)}",
                 )
             )
         empty = known[~known.isin(members)].unique()
         if len(empty):
             errors.append(
                 FieldError(
-                    field=file_name(group),
-                    message=f"{ids} values with no member in {file_name('person')}: "
-                    f"{_sample(empty)}",
+                    field=naming(group),
+                    message=f"{ids} values with no member in {naming('person')}: {_sample(empty)}",
                 )
             )
         if group != "household" and household_link in usable["person"]:
@@ -161,7 +199,7 @@ def _check_links(
             if len(split):
                 errors.append(
                     FieldError(
-                        field=file_name(group),
+                        field=naming(group),
                         message=f"{ids} values whose members live in different households: "
                         f"{_sample(split)}",
                     )
