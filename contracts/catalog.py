@@ -5,7 +5,7 @@ from __future__ import annotations
 from contracts.envelope import EventPayload
 from contracts.events.aggregate.v1 import AggregateCompleted
 from contracts.events.dataset.v1 import DatasetDeleted, DatasetRegistered
-from contracts.events.policy.v1 import PolicyCreated, PolicyDeleted
+from contracts.events.policy.v1 import PolicyCreated, PolicyDeleted, PolicyVisibilityChanged
 from contracts.events.report.v1 import ReportCompleted
 from contracts.events.simulation.v1 import (
     SimulationCancelled,
@@ -22,6 +22,7 @@ EVENT_PAYLOADS: tuple[type[EventPayload], ...] = (
     DatasetDeleted,
     PolicyCreated,
     PolicyDeleted,
+    PolicyVisibilityChanged,
     SimulationRequested,
     SimulationPartitionRequested,
     SimulationProgress,

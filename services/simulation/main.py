@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from fastapi import FastAPI
 
 from contracts.events.dataset.v1 import DatasetDeleted, DatasetRegistered
-from contracts.events.policy.v1 import PolicyCreated, PolicyDeleted
+from contracts.events.policy.v1 import PolicyCreated, PolicyDeleted, PolicyVisibilityChanged
 from contracts.events.simulation.v1 import SimulationPartitionRequested, SimulationRequested
 from services.simulation.adapters.admissions import Admissions
 from services.simulation.adapters.baselines import StoredBaselines
@@ -41,6 +41,7 @@ from services.simulation.handlers.partitions import PARTITIONS_QUEUE, PartitionR
 from services.simulation.handlers.projections import (
     DATASETS_QUEUE,
     POLICIES_QUEUE,
+    POLICY_VISIBILITY_QUEUE,
     ProjectionHandlers,
 )
 from services.simulation.handlers.requests import REQUESTS_QUEUE, SimulationPlanner
@@ -93,6 +94,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     process.consumers.subscribe(
         POLICIES_QUEUE, PolicyCreated.event_type, handlers.on_policy_created
+    )
+    process.consumers.subscribe(
+        POLICY_VISIBILITY_QUEUE,
+        PolicyVisibilityChanged.event_type,
+        handlers.on_policy_visibility_changed,
     )
     deletions = DeletionHandlers(process.database, settings.resolved_storage_url)
     process.consumers.subscribe(

@@ -77,6 +77,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/datasets/{dataset_id}"): Rule("read", owned=True),
     ("DELETE", "/api/v1/datasets/{dataset_id}"): Rule("write", owned=True),
     ("GET", "/api/v1/datasets/{dataset_id}/download"): Rule("read", owned=True),
+    ("GET", "/api/v1/datasets/{dataset_id}/original"): Rule("read", owned=True),
     ("POST", "/api/v1/policies"): Rule("write"),
     ("GET", "/api/v1/policies"): Rule("read"),
     ("GET", "/api/v1/policies/{policy_id}"): Rule("read", owned=True),

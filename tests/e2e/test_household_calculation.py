@@ -55,3 +55,38 @@ def test_an_unknown_variable_is_422_naming_it(stack: RunningStack) -> None:
     assert answer.status_code == 422
     assert answer.headers["content-type"] == "application/problem+json"
     assert [e["field"] for e in answer.json()["errors"]] == ["variables[1]"]
+
+
+def test_policyengine_v1_calculate_answers_what_the_fiscus_route_calculates(
+    stack: RunningStack,
+) -> None:
+    """`POST /us/calculate` in v1's shape: the household's `null`s calculated, as the
+    Fiscus route calculates them with no extra variables."""
+    key = readonly_key(stack)
+    household = {
+        **HOUSEHOLDS["single"],
+        "households": {
+            "home": {
+                "members": list(HOUSEHOLDS["single"]["people"]),
+                "state_code": {"2026": "NY"},
+                "household_net_income": {"2026": None},
+            }
+        },
+    }
+    policy = {"gov.irs.credits.ctc.amount.base[0].amount": {"2026-01-01.2100-12-31": 3000}}
+    headers = {"Authorization": f"Bearer {key}"}
+    with httpx.Client(base_url=stack.gateway_url, headers=headers, timeout=120) as client:
+        v1 = client.post("/us/calculate", json={"household": household, "policy": policy})
+        fiscus = client.post(PATH, json={"household": household, "policy": policy, "variables": []})
+        refused = client.post(
+            "/us/calculate",
+            json={"household": {**household, "people": {"you": {"no_such_input": {"2026": 1}}}}},
+        )
+    assert v1.status_code == 200, v1.text
+    assert fiscus.status_code == 200, fiscus.text
+    assert v1.json() == {"status": "ok", "message": None, "result": fiscus.json()["household"]}
+    net_income = v1.json()["result"]["households"]["home"]["household_net_income"]["2026"]
+    assert isinstance(net_income, float)
+    assert refused.status_code == 400, refused.text
+    assert (refused.json()["status"], refused.json()["result"]) == ("error", None)
+    assert refused.json()["errors"], refused.json()

@@ -2,8 +2,9 @@
 
 Each service runs its own app (lifespan, outbox relay, consumers) under uvicorn on a
 free port; the gateway reaches them over real HTTP, with real Postgres, Redis and
-RabbitMQ behind. The policy service, which needs policyengine-us, is not started
-here: policies reach the simulation service as `policy.created` events on the bus.
+RabbitMQ behind. The policy service, which needs policyengine-us, is started only by
+`policy_gateway`; for `stack`, policies reach the simulation service as
+`policy.created` events on the bus.
 """
 
 from __future__ import annotations
@@ -27,9 +28,11 @@ from contracts.envelope import CloudEvent
 from contracts.events.policy.v1 import PolicyCreated
 from services.dataset.main import create_app as dataset_app
 from services.gateway.domain.routing import UPSTREAMS
+from services.policy.main import create_app as policy_app
 from services.simulation.main import create_app as simulation_app
 from services.webhooks.main import create_app as webhooks_app
 from shared.settings import Settings
+from tests.policy_fixtures import LOAD_TIMEOUT_SECONDS, US_PARAMETER_TREE
 from tests.service.bus import publish
 from tests.service.gateway_fixtures import ADMIN, ADMIN_KEY, REDIS_PREFIX, running_gateway
 
@@ -138,3 +141,24 @@ async def synthetic_dataset(
 async def population(stack: Stack) -> dict[str, Any]:
     """One synthetic dataset of the module, which every caller may use."""
     return await synthetic_dataset(stack.gateway, ADMIN, seed=1)
+
+
+@pytest.fixture(scope="module")
+async def policy_gateway(migrated: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """A gateway in front of the real policy, dataset and simulation services."""
+    await asyncio.to_thread(US_PARAMETER_TREE.wait, LOAD_TIMEOUT_SECONDS)
+    async with contextlib.AsyncExitStack() as running:
+        ports = {service: free_port() for service in UPSTREAMS}
+        ports["policy"] = await running.enter_async_context(
+            served(policy_app(migrated, parameter_tree=US_PARAMETER_TREE))
+        )
+        ports["dataset"] = await running.enter_async_context(served(dataset_app(migrated)))
+        ports["simulation"] = await running.enter_async_context(served(simulation_app(migrated)))
+        update: dict[str, Any] = {
+            "admin_api_key": ADMIN_KEY,
+            "redis_key_prefix": REDIS_PREFIX,
+            "redis_timeout_seconds": 5.0,
+            **{f"{service}_port": port for service, port in ports.items()},
+        }
+        settings = Settings.model_validate(migrated.model_copy(update=update).model_dump())
+        yield await running.enter_async_context(running_gateway(settings))

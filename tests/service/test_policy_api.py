@@ -300,4 +300,5 @@ async def test_policy_created_reaches_a_subscriber_on_rabbitmq(
         "data": REFORM,
         # Stored from inside the deployment (no x-fiscus-principal): nobody's own.
         "owner": None,
+        "visibility": "private",
     }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from contracts.envelope import EventPayload
 
@@ -20,6 +20,8 @@ class PolicyCreated(EventPayload):
     # Added in v1 (optional): the caller the policy belongs to; None when stored from
     # inside the deployment.
     owner: str | None = None
+    # Added in v1 (optional): `public` when anyone may find and simulate it.
+    visibility: Literal["private", "public"] = "private"
 
 
 class PolicyDeleted(EventPayload):
@@ -29,3 +31,16 @@ class PolicyDeleted(EventPayload):
 
     policy_id: str
     deleted_at: datetime
+
+
+class PolicyVisibilityChanged(EventPayload):
+    """A policy's owner made it public (anyone may find and simulate it) or private again.
+
+    Simulations already accepted on it are not affected.
+    """
+
+    event_type: ClassVar[str] = "policy.visibility.changed"
+
+    policy_id: str
+    visibility: Literal["private", "public"]
+    changed_at: datetime

@@ -12,8 +12,8 @@ ROLES: tuple[Role, ...] = ("admin", "user", "readonly")
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 KEYS_PATH = "/api/v1/keys"
 AGGREGATES_PATH = re.compile(r"^/api/v1/simulations/[^/]+/aggregates$")
-# A household calculation changes nothing: any key may ask for one.
-HOUSEHOLD_CALCULATION_PATH = "/api/v1/households/calculate"
+# A household calculation changes nothing: any key may ask for one (also as v1's route).
+HOUSEHOLD_CALCULATION_PATHS = ("/api/v1/households/calculate", "/us/calculate")
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ def refusal(role: Role, method: str, path: str) -> str | None:
     writes = (
         method.upper() in WRITE_METHODS
         and not AGGREGATES_PATH.match(path)
-        and path != HOUSEHOLD_CALCULATION_PATH
+        and path not in HOUSEHOLD_CALCULATION_PATHS
     )
     if role == "readonly" and writes:
         return "a readonly key cannot change anything"

@@ -3,23 +3,36 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 
 from contracts.envelope import CloudEvent
-from contracts.events.policy.v1 import PolicyCreated, PolicyDeleted
+from contracts.events.policy.v1 import PolicyCreated, PolicyDeleted, PolicyVisibilityChanged
+from services.policy.api.schemas import (
+    PolicyChange,
+    PolicyCreate,
+    PolicyPage,
+    PolicyResource,
+    Visibility,
+    resource_from_row,
+)
 from services.policy.db import policies as store
+from services.policy.db.policies import PUBLIC
 from services.policy.domain.parameters import ParameterTree, WarmParameterTree
 from services.policy.domain.policies import content_hash
-from services.policy.domain.validation import EXAMPLE, holds_nul, reform_errors
+from services.policy.domain.validation import reform_errors
 from shared.etags import PRECONDITION_RESPONSES, IfMatchHeader, require_match, tagged
-from shared.pagination import DEFAULT_PAGE, Page, PageCursor, PageLimit, position_of
-from shared.principals import CallerDep, WritingCallerDep
-from shared.problems import NUL_MESSAGE, FieldError, invalid, not_found, openapi_problem
+from shared.pagination import DEFAULT_PAGE, PageCursor, PageLimit, position_of
+from shared.principals import CallerDep, WritingCallerDep, forbidden
+from shared.problems import (
+    FieldError,
+    ProblemError,
+    invalid,
+    not_found,
+    openapi_problem,
+)
 from shared.service import ProcessDep, UnitOfWorkDep
 from shared.sorting import NEWEST_FIRST, Sort
 
@@ -29,70 +42,6 @@ PATH = "/api/v1/policies"
 RETRY_AFTER_SECONDS = 15
 
 router = APIRouter(prefix=PATH, tags=["policies"])
-
-ReformData = Annotated[
-    Any,
-    WithJsonSchema(
-        {
-            "type": "object",
-            "description": "A reform in PolicyEngine's format: {parameter path: {period: value}}",
-            "additionalProperties": {"type": "object"},
-            "example": {
-                "gov.irs.credits.ctc.amount.base[0].amount": {"2026-01-01.2100-12-31": 3000}
-            },
-        }
-    ),
-]
-
-
-def _storable(text: str) -> str:
-    if holds_nul(text):
-        raise ValueError(NUL_MESSAGE)
-    return text
-
-
-# Text Postgres can store: no NUL character.
-StorableText = Annotated[str, AfterValidator(_storable)]
-
-
-class PolicyCreate(BaseModel):
-    """A reform to validate and store."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: StorableText = Field(min_length=1, max_length=200)
-    description: StorableText | None = Field(default=None, max_length=5000)
-    # Checked by domain/validation.py rather than by the model, so that every error in
-    # it is reported at once, each at its parameter path.
-    data: ReformData = Field(description=f"e.g. {EXAMPLE}")
-
-
-class PolicyResource(BaseModel):
-    """A stored reform."""
-
-    id: str
-    name: str
-    description: str | None = None
-    data: dict[str, Any]
-    sha256: str = Field(description="SHA-256 of the canonical JSON of `data`")
-    owner: str | None = Field(
-        default=None, description="The API key (or token subject) that stored it"
-    )
-    created_at: datetime
-    updated_at: datetime
-
-
-class PolicyChange(BaseModel):
-    """The fields of a policy to change; its reform (`data`) never changes."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: StorableText | None = Field(default=None, min_length=1, max_length=200)
-    description: StorableText | None = Field(default=None, max_length=5000)
-
-
-class PolicyPage(Page[PolicyResource]):
-    """One page of policies, newest first; pass `next_cursor` back for the next page."""
 
 
 def warm_tree_of(request: Request) -> WarmParameterTree:
@@ -122,24 +71,15 @@ def _policy_id(text: str) -> str:
     return str(uuid.UUID(text))
 
 
-def resource_from_row(row: sa.RowMapping) -> PolicyResource:
-    return PolicyResource(
-        id=str(row["id"]),
-        name=row["name"],
-        description=row["description"],
-        data=row["data"],
-        sha256=row["sha256"],
-        owner=row["owner"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-    )
-
-
 @router.post(
     "",
     status_code=201,
     summary="Validate and store a reform",
     responses={
+        200: {
+            "description": "A public policy with this content exists: it is the answer",
+            "model": PolicyResource,
+        },
         422: openapi_problem("Invalid body; `errors` lists every problem at its parameter path"),
         503: openapi_problem("The parameter tree is still loading; see Retry-After"),
     },
@@ -166,28 +106,50 @@ async def create_policy(
             data=data,
             sha256=sha256,
             owner=caller.owner,
+            visibility=body.visibility,
         )
-        await uow.publish(
-            CloudEvent.wrap(
-                PolicyCreated(
-                    policy_id=policy_id,
-                    name=body.name,
-                    sha256=sha256,
-                    data=data,
-                    owner=caller.owner,
-                ),
-                source=process.source,
-                subject=policy_id,
+        if row is None:
+            # Public, and a live public policy has this content: that one is the answer.
+            row = await store.find_public_policy(uow, sha256)
+            if row is None:  # deleted in between: a retry stores this one
+                raise ProblemError(409, "Conflict", "retry: a public policy changed meanwhile")
+            response.status_code = 200
+        else:
+            await uow.publish(
+                CloudEvent.wrap(
+                    PolicyCreated(
+                        policy_id=policy_id,
+                        name=body.name,
+                        sha256=sha256,
+                        data=data,
+                        owner=caller.owner,
+                        visibility=body.visibility,
+                    ),
+                    source=process.source,
+                    subject=policy_id,
+                )
             )
-        )
         await uow.commit()
-    response.headers["Location"] = f"{PATH}/{policy_id}"
+    response.headers["Location"] = f"{PATH}/{row['id']}"
     resource = resource_from_row(row)
     tagged(resource, response)
     return resource
 
 
-@router.get("", summary="List the caller's policies (an admin's: all), newest first")
+Search = Annotated[
+    str | None,
+    Query(
+        max_length=200,
+        description="words that must all appear in the name or the description (any case)",
+    ),
+]
+
+
+@router.get(
+    "",
+    summary="List the caller's policies (an admin's: all), or with `visibility=public` "
+    "everyone's public ones, newest first",
+)
 async def list_policies(
     uow: UnitOfWorkDep,
     caller: CallerDep,
@@ -198,6 +160,11 @@ async def list_policies(
     sha256: Annotated[
         str | None, Query(pattern="^[0-9a-f]{64}$", description="this content hash")
     ] = None,
+    visibility: Annotated[
+        Visibility | None,
+        Query(description="`public`: everyone's public policies; `private`: the caller's own"),
+    ] = None,
+    search: Search = None,
 ) -> PolicyPage:
     rows = await store.list_policies(
         uow,
@@ -207,14 +174,16 @@ async def list_policies(
         sort=sort,
         name=name,
         sha256=sha256,
+        visibility=visibility,
+        search=(search or "").split(),
     )
     return PolicyPage.of_rows(rows, limit, resource_from_row)
 
 
 @router.get(
     "/{policy_id}",
-    summary="One stored reform",
-    responses={404: openapi_problem("No such policy, deleted, or not the caller's")},
+    summary="One stored reform: the caller's own, or a public one",
+    responses={404: openapi_problem("No such policy, deleted, or another caller's private one")},
 )
 async def get_policy(
     policy_id: str, uow: UnitOfWorkDep, caller: CallerDep, response: Response
@@ -238,31 +207,69 @@ async def _visible_policy(
     return row
 
 
+async def _own_policy(uow: UnitOfWorkDep, policy_id: str, caller: CallerDep) -> sa.RowMapping:
+    """A policy the caller may change: their own (an admin: any), locked for the change."""
+    row = await _visible_policy(uow, policy_id, caller, for_update=True)
+    if not caller.is_admin and row["owner"] != caller.key_id:
+        raise forbidden("a public policy is changed or deleted only by its owner")
+    return row
+
+
 PRECONDITIONS: dict[int | str, dict[str, Any]] = {
-    404: openapi_problem("No such policy, deleted, or not the caller's"),
+    404: openapi_problem("No such policy, deleted, or another caller's private one"),
+    403: openapi_problem("Another caller's public policy"),
     **PRECONDITION_RESPONSES,
 }
 
 
 @router.patch(
     "/{policy_id}",
-    summary="Rename a policy or change its description (If-Match required)",
-    responses={**PRECONDITIONS, 422: openapi_problem("Invalid body")},
+    summary="Rename a policy, change its description or its visibility (If-Match required)",
+    responses={
+        **PRECONDITIONS,
+        409: openapi_problem("Made public while a public policy has the same content"),
+        422: openapi_problem("Invalid body"),
+    },
 )
 async def update_policy(
     policy_id: str,
     body: PolicyChange,
     uow: UnitOfWorkDep,
     caller: WritingCallerDep,
+    process: ProcessDep,
     response: Response,
     if_match: IfMatchHeader = None,
 ) -> PolicyResource:
-    row = await _visible_policy(uow, policy_id, caller, for_update=True)
+    row = await _own_policy(uow, policy_id, caller)
     require_match(if_match, resource_from_row(row))
     changes = body.model_dump(exclude_unset=True)
-    if changes.get("name", "") is None:
-        raise invalid([FieldError(field="name", message="a policy keeps a name")])
+    for kept in ("name", "visibility"):
+        if kept in changes and changes[kept] is None:
+            raise invalid([FieldError(field=kept, message=f"a policy keeps a {kept}")])
+    published = changes.get("visibility", row["visibility"]) != row["visibility"]
+    if published and changes["visibility"] == PUBLIC:
+        same = await store.find_public_policy(uow, row["sha256"])
+        if same is not None:
+            raise ProblemError(
+                409,
+                "Conflict",
+                f"policy {same['id']} is public with the same content: use it",
+                kind="conflict",
+                errors=[FieldError(field="visibility", message=f"policy {same['id']} is public")],
+            )
     row = await store.update_policy(uow, row["id"], **changes)
+    if published:
+        await uow.publish(
+            CloudEvent.wrap(
+                PolicyVisibilityChanged(
+                    policy_id=str(row["id"]),
+                    visibility=row["visibility"],
+                    changed_at=row["updated_at"],
+                ),
+                source=process.source,
+                subject=str(row["id"]),
+            )
+        )
     await uow.commit()
     resource = resource_from_row(row)
     tagged(resource, response)
@@ -282,7 +289,7 @@ async def delete_policy(
     process: ProcessDep,
     if_match: IfMatchHeader = None,
 ) -> Response:
-    row = await _visible_policy(uow, policy_id, caller, for_update=True)
+    row = await _own_policy(uow, policy_id, caller)
     require_match(if_match, resource_from_row(row))
     deleted = await store.update_policy(uow, row["id"], deleted_at=sa.func.now())
     await uow.publish(

@@ -6,12 +6,18 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
 
 from services.policy.db.tables import policies
 from shared.db import UnitOfWork
 from shared.pagination import Position
 from shared.principals import Caller
 from shared.sorting import NEWEST_FIRST, in_order
+
+PRIVATE, PUBLIC = "private", "public"
+# The partial unique index's predicate (db/tables.py): one live public policy per content;
+# written out, since ON CONFLICT infers the index only from a predicate without parameters.
+PUBLIC_AND_LIVE = sa.text("visibility = 'public' AND deleted_at IS NULL")
 
 
 async def insert_policy(
@@ -23,9 +29,11 @@ async def insert_policy(
     data: dict[str, Any],
     sha256: str,
     owner: str | None = None,
-) -> sa.RowMapping:
-    result = await uow.execute(
-        policies.insert()
+    visibility: str = PRIVATE,
+) -> sa.RowMapping | None:
+    """The new row; None when it is public and a live public policy has its content."""
+    statement = (
+        pg.insert(policies)
         .values(
             id=policy_id,
             name=name,
@@ -33,17 +41,31 @@ async def insert_policy(
             data=data,
             sha256=sha256,
             owner=owner,
+            visibility=visibility,
         )
+        .on_conflict_do_nothing(index_elements=[policies.c.sha256], index_where=PUBLIC_AND_LIVE)
         .returning(*policies.c)
     )
-    return result.mappings().one()
+    result = await uow.execute(statement)
+    return result.mappings().first()
+
+
+async def find_public_policy(uow: UnitOfWork, sha256: str) -> sa.RowMapping | None:
+    """The live public policy with this content, if there is one."""
+    statement = sa.select(policies).where(
+        policies.c.sha256 == sha256,
+        policies.c.visibility == PUBLIC,
+        policies.c.deleted_at.is_(None),
+    )
+    return (await uow.execute(statement)).mappings().first()
 
 
 def _visible_to(caller: Caller) -> sa.ColumnElement[bool]:
+    """Live policies the caller may read: their own and public ones (an admin: all)."""
     live = policies.c.deleted_at.is_(None)
     if caller.is_admin:
         return live
-    return sa.and_(live, policies.c.owner == caller.key_id)
+    return sa.and_(live, sa.or_(policies.c.owner == caller.key_id, policies.c.visibility == PUBLIC))
 
 
 async def find_policy(
@@ -68,11 +90,30 @@ async def list_policies(
     sort: str = NEWEST_FIRST,
     name: str | None = None,
     sha256: str | None = None,
+    visibility: str | None = None,
+    search: Sequence[str] = (),
 ) -> Sequence[sa.RowMapping]:
-    """In `sort` order; `after` is the (created_at, id) of the last row of the previous page."""
+    """In `sort` order; `after` is the (created_at, id) of the last row of the previous page.
+
+    Without `visibility`, a caller's own policies (an admin's: all); with it, the public
+    policies of everyone or the caller's private ones. Each word of `search` must appear
+    in the name or the description, in any case.
+    """
     statement = sa.select(policies)
     if caller is not None:
         statement = statement.where(_visible_to(caller))
+        if visibility != PUBLIC and not caller.is_admin:
+            statement = statement.where(policies.c.owner == caller.key_id)
+    if visibility is not None:
+        statement = statement.where(policies.c.visibility == visibility)
+    for word in search:
+        pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        statement = statement.where(
+            sa.or_(
+                policies.c.name.ilike(pattern, escape="\\"),
+                policies.c.description.ilike(pattern, escape="\\"),
+            )
+        )
     if name is not None:
         statement = statement.where(policies.c.name == name)
     if sha256 is not None:

@@ -29,6 +29,16 @@ policies = sa.Table(
     ),
     # Soft delete: a deleted policy is gone from the API, its row stays for the record.
     sa.Column("deleted_at", sa.DateTime(timezone=True)),
+    # `public`: anyone may find, read and simulate it; only its owner changes it.
+    sa.Column("visibility", sa.String(16), nullable=False, server_default="private"),
+    sa.CheckConstraint("visibility IN ('private', 'public')", name="visibility"),
     # Listing is newest first, with (created_at, id) as the cursor.
     sa.Index("ix_policies_created_at_id", sa.text("created_at DESC"), sa.text("id DESC")),
+    # One live public policy per content, as PolicyEngine's policy store keeps one per hash.
+    sa.Index(
+        "uq_policies_public_sha256",
+        "sha256",
+        unique=True,
+        postgresql_where=sa.text("visibility = 'public' AND deleted_at IS NULL"),
+    ),
 )

@@ -24,10 +24,15 @@ async def projected(
 ) -> dict[str, ProjectedInput]:
     """The projected rows of `ids` in `datasets` or `policies`, deleted ones included."""
     column = table.c[id_column]
+    public = table.c.public if "public" in table.c else sa.false()
     rows = await uow.execute(
-        sa.select(column.label("id"), table.c.sha256, table.c.owner, table.c.deleted_at).where(
-            column.in_(sorted(set(ids)))
-        )
+        sa.select(
+            column.label("id"),
+            table.c.sha256,
+            table.c.owner,
+            table.c.deleted_at,
+            public.label("public"),
+        ).where(column.in_(sorted(set(ids))))
     )
     return {
         row["id"]: ProjectedInput(
@@ -35,6 +40,7 @@ async def projected(
             sha256=row["sha256"],
             owner=row["owner"],
             deleted=row["deleted_at"] is not None,
+            public=bool(row["public"]),
         )
         for row in rows.mappings()
     }

@@ -59,17 +59,52 @@ async def record_policy(uow: UnitOfWork, policy: PolicyCreated, at: datetime) ->
         "sha256": policy.sha256,
         "data": policy.data,
         "owner": policy.owner,
+        "public": policy.visibility == "public",
         "created_at": at,
     }
-    await _upsert_unless_older(uow, policies, "policy_id", "created_at", values)
+    # A later visibility change, once recorded, outranks the visibility it was created with.
+    kept = {
+        "public": sa.case(
+            (policies.c.visibility_changed_at.is_(None), pg.insert(policies).excluded.public),
+            else_=policies.c.public,
+        )
+    }
+    await _upsert_unless_older(uow, policies, "policy_id", "created_at", values, kept)
+
+
+async def set_policy_visibility(
+    uow: UnitOfWork, policy_id: str, public: bool, changed_at: datetime
+) -> bool:
+    """Record a visibility change unless a later one is recorded; False if the policy is
+    not projected yet."""
+    if policy_id not in await known_policies(uow, [policy_id]):
+        return False
+    await uow.execute(
+        policies.update()
+        .where(
+            policies.c.policy_id == policy_id,
+            sa.or_(
+                policies.c.visibility_changed_at.is_(None),
+                policies.c.visibility_changed_at < changed_at,
+            ),
+        )
+        .values(public=public, visibility_changed_at=changed_at, recorded_at=sa.func.now())
+    )
+    return True
 
 
 async def _upsert_unless_older(
-    uow: UnitOfWork, table: sa.Table, key: str, stamp: str, values: dict[str, Any]
+    uow: UnitOfWork,
+    table: sa.Table,
+    key: str,
+    stamp: str,
+    values: dict[str, Any],
+    kept: dict[str, Any] | None = None,
 ) -> None:
     """Insert the row, or refresh it unless its `stamp` is newer than the one in `values`.
 
-    Events may arrive out of order; the newest one seen wins.
+    Events may arrive out of order; the newest one seen wins. `kept` gives the update's
+    own expression for columns another event may have set since.
     """
     insert = pg.insert(table).values(values)
     await uow.execute(
@@ -77,6 +112,7 @@ async def _upsert_unless_older(
             index_elements=[table.c[key]],
             set_={
                 **{k: insert.excluded[k] for k in values if k != key},
+                **(kept or {}),
                 "recorded_at": sa.func.now(),
             },
             where=table.c[stamp] <= insert.excluded[stamp],

@@ -125,6 +125,10 @@ policies = sa.Table(
     sa.Column("data", pg.JSONB, nullable=False),
     # The caller the policy belongs to; null: stored from inside the deployment.
     sa.Column("owner", sa.String(64)),
+    # Public: every caller may simulate it. Set by `policy.created`, then by
+    # `policy.visibility.changed`, whose time is kept so that an older change loses.
+    sa.Column("public", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("visibility_changed_at", sa.DateTime(timezone=True)),
     # Set by `policy.deleted`: no new simulation may use it.
     sa.Column("deleted_at", sa.DateTime(timezone=True)),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),

@@ -2,9 +2,9 @@
 
 A request names a dataset and policies by id; this service's projections hold them
 with their content hashes, owners and deletions. A caller may use what is not deleted
-and is theirs or everyone's (an admin: anything); another caller's upload is as
-unknown as one that does not exist. The key is the request's content address
-(domain/keys.py), so equal requests share one simulation.
+and is theirs or everyone's (a public policy, a synthetic dataset; an admin: anything);
+another caller's upload is as unknown as one that does not exist. The key is the
+request's content address (domain/keys.py), so equal requests share one simulation.
 """
 
 from __future__ import annotations
@@ -28,12 +28,14 @@ class ProjectedInput:
     sha256: str
     owner: str | None
     deleted: bool
+    # A public policy: everyone's to simulate, though it keeps its owner.
+    public: bool = False
 
     def usable_by(self, caller: Caller) -> bool:
         """Not deleted, and the caller's or everyone's; an admin may use any."""
         if self.deleted:
             return False
-        return caller.is_admin or self.owner is None or self.owner == caller.key_id
+        return caller.is_admin or self.public or self.owner is None or self.owner == caller.key_id
 
 
 @dataclass(frozen=True)
