@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     default_rate_limit: str = "600/minute"
     # Simulations a key may submit per 24 hours; None means no quota.
     default_daily_simulation_quota: int | None = None
+    # The dataset PolicyEngine API v1's economy route uses when a call names none (or names
+    # v1's `enhanced_cps` / `default`); None: such a call is refused, naming `dataset`.
+    v1_default_dataset_id: str | None = None
     # How long a POST with an Idempotency-Key is remembered.
     idempotency_ttl_seconds: float = 24 * 3600
     # A request still in flight after this long is presumed lost; its key may be reused.

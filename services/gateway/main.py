@@ -11,7 +11,14 @@ from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.responses import HTMLResponse
 
-from services.gateway.api import audit, docs, keys, policyengine_v1, proxy
+from services.gateway.api import (
+    audit,
+    docs,
+    keys,
+    policyengine_v1,
+    policyengine_v1_economy,
+    proxy,
+)
 from services.gateway.api import events as simulation_events
 from services.gateway.api.limiter import KeyLimiter
 from services.gateway.db.tables import metadata
@@ -107,6 +114,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(audit.router)
     app.include_router(simulation_events.router)
     app.include_router(policyengine_v1.router)
+    app.include_router(policyengine_v1_economy.router)
     app.include_router(proxy.router)
 
     @app.get("/docs", include_in_schema=False)

@@ -1,0 +1,186 @@
+"""PolicyEngine API v1's society-wide impact route, polled as v1 clients poll it.
+
+`GET /us/economy/{policy_id}/over/{baseline_policy_id}?region=&time_period=&dataset=`
+answers `{status: computing | ok | error, message, result}`. Each call looks for the
+caller's simulation of that request (the same dataset, policies, year and region, not
+failed or cancelled) and answers from its state; when there is none, the call submits
+it, against the caller's daily simulation quota as `POST /api/v1/simulations` is. Once
+the simulation is complete, `result` is its report, which already uses v1's economy
+output keys (README, The impact report).
+
+What v1 names differently: `dataset` is a Fiscus dataset id (v1's `enhanced_cps` and
+`default` mean the deployment's `FISCUS_V1_DEFAULT_DATASET_ID`); policy ids are Fiscus's,
+and v1's current-law id `2` as the baseline means current law.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+
+from services.gateway.api.guard import CurrentPrincipal, PublicRoute, limited
+from services.gateway.api.policyengine_v1 import COUNTRY, internal, v1_error
+from services.gateway.domain.auth import Principal
+from services.gateway.domain.rate_limits import daily_quota
+from shared.settings import Settings
+from shared.states import FIPS_BY_POSTAL_CODE
+
+log = logging.getLogger(__name__)
+
+CURRENT_LAW_ID = "2"
+DEFAULT_DATASETS = ("default", "enhanced_cps", "cps")
+IN_PROGRESS = ("queued", "running")
+REUSABLE = (*IN_PROGRESS, "completed")
+# The regions Fiscus simulates: the states and DC.
+STATE_CODES = frozenset(FIPS_BY_POSTAL_CODE) - {"PR"}
+
+router = APIRouter(
+    prefix=f"/{COUNTRY}", tags=["policyengine-v1"], route_class=PublicRoute, include_in_schema=False
+)
+
+
+def v1_answer(
+    status: str, result: Any = None, message: str | None = None, **more: Any
+) -> JSONResponse:
+    return JSONResponse({"status": status, "message": message, "result": result, **more})
+
+
+def v1_bad_request(message: str) -> JSONResponse:
+    return JSONResponse({"status": "error", "message": message, "result": None}, 400)
+
+
+def fiscus_region(region: str) -> str | None:
+    """Fiscus's region for v1's: `us`, or a state as `ca` or `state/ca`; None if neither."""
+    name = region.strip().lower().removeprefix("state/")
+    if name == "us":
+        return "us"
+    return name.upper() if name.upper() in STATE_CODES else None
+
+
+@router.get(
+    "/economy/{policy_id}/over/{baseline_policy_id}",
+    summary="PolicyEngine API v1: a reform's society-wide impact, submitted then polled",
+)
+async def economy(
+    policy_id: str,
+    baseline_policy_id: str,
+    request: Request,
+    principal: CurrentPrincipal,
+    region: Annotated[str, Query(max_length=64)] = "us",
+    time_period: Annotated[str, Query(max_length=16)] = "",
+    dataset: Annotated[str | None, Query(max_length=64)] = None,
+) -> JSONResponse:
+    settings: Settings = request.app.state.settings
+    place = fiscus_region(region)
+    if place is None:
+        return v1_bad_request(f"region {region!r} is not `us` or a US state (such as `ca`)")
+    if not (time_period.isdigit() and len(time_period) == 4):
+        return v1_bad_request("time_period must be a year, such as 2026")
+    dataset_id = dataset if dataset and dataset not in DEFAULT_DATASETS else None
+    dataset_id = dataset_id or settings.v1_default_dataset_id
+    if dataset_id is None:
+        return v1_bad_request(
+            "name a Fiscus dataset with `dataset=<dataset id>`: this deployment has no default"
+        )
+    wanted: dict[str, Any] = {
+        "dataset_id": dataset_id,
+        "policy_id": policy_id,
+        "year": int(time_period),
+        "region": place,
+    }
+    if baseline_policy_id != CURRENT_LAW_ID:
+        wanted["baseline_policy_id"] = baseline_policy_id
+    simulation = await _existing(request, principal, wanted)
+    if simulation is None:
+        submitted = await _submit(request, principal, wanted)
+        if isinstance(submitted, JSONResponse):
+            return submitted
+        simulation = submitted
+    return await _state(request, principal, simulation)
+
+
+async def _existing(
+    request: Request, principal: Principal, wanted: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The caller's newest simulation of this request that is not failed or cancelled."""
+    params = {key: wanted[key] for key in ("dataset_id", "policy_id", "year")}
+    answer = await internal(
+        request,
+        principal,
+        "simulation",
+        "GET",
+        "/api/v1/simulations",
+        params={**params, "limit": 100},
+    )
+    if answer.status_code != 200:
+        return None
+    for item in answer.json()["items"]:
+        same = (
+            item.get("baseline_policy_id") == wanted.get("baseline_policy_id")
+            and item.get("region") == wanted["region"]
+            and item.get("years") in (None, [wanted["year"]])
+        )
+        if same and item["status"] in REUSABLE:
+            found: dict[str, Any] = item
+            return found
+    return None
+
+
+async def _submit(
+    request: Request, principal: Principal, wanted: dict[str, Any]
+) -> dict[str, Any] | JSONResponse:
+    """Submit the simulation, within the caller's daily quota of new simulations."""
+    settings: Settings = request.app.state.settings
+    limiter = request.app.state.limiter
+    quota = principal.daily_simulation_quota
+    if quota is None:
+        quota = settings.default_daily_simulation_quota
+    item = daily_quota(quota) if limiter is not None and quota is not None else None
+    if item is not None:
+        state = await limited(limiter.peek(item, "simulations", principal.key_id))
+        if state.remaining < 1:
+            return JSONResponse(
+                {
+                    "status": "error",
+                    "message": f"this API key may submit {quota} simulations per 24 hours",
+                    "result": None,
+                },
+                429,
+            )
+    answer = await internal(
+        request, principal, "simulation", "POST", "/api/v1/simulations", json=wanted
+    )
+    if answer.status_code not in (200, 202):
+        return v1_error(answer)
+    if answer.status_code == 202 and item is not None:
+        await limited(limiter.hit(item, "simulations", principal.key_id))
+    created: dict[str, Any] = answer.json()
+    return created
+
+
+async def _state(
+    request: Request, principal: Principal, simulation: dict[str, Any]
+) -> JSONResponse:
+    status, simulation_id = simulation["status"], simulation["id"]
+    extra = {"simulation_id": simulation_id}
+    if status in IN_PROGRESS:
+        progress = simulation.get("progress") or {}
+        left = progress.get("estimated_seconds_left")
+        return v1_answer("computing", **extra, **({"average_time": left} if left else {}))
+    if status != "completed":
+        error = simulation.get("error") or {}
+        reason = error.get("reason") or error.get("message") or status
+        return v1_answer("error", message=f"the simulation {status}: {reason}", **extra)
+    report = await internal(
+        request, principal, "aggregation", "GET", f"/api/v1/simulations/{simulation_id}/report"
+    )
+    if report.status_code == 404:
+        # Completed, its report still being built.
+        return v1_answer("computing", **extra)
+    if report.status_code != 200:
+        return v1_error(report)
+    body: dict[str, Any] = report.json()
+    return v1_answer("ok", body["report"], **extra)

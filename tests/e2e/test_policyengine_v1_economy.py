@@ -1,0 +1,84 @@
+"""PolicyEngine API v1's economy route, polled as a v1 client polls it, on the whole stack.
+
+The first call submits the simulation and answers `computing`; later calls answer from
+its state until `ok`, whose `result` must be the report Fiscus's own route gives for
+that simulation. A later call is answered by the same simulation.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.reforms import CTC_REFORM
+from tests.stack import RunningStack
+
+pytestmark = pytest.mark.slow
+
+YEAR = 2026
+
+
+def user_client(stack: RunningStack) -> httpx.Client:
+    created = httpx.post(
+        f"{stack.gateway_url}/api/v1/keys",
+        json={"name": "v1 client", "role": "user"},
+        headers={"Authorization": f"Bearer {stack.admin_key}"},
+    )
+    assert created.status_code == 201, created.text
+    headers = {"Authorization": f"Bearer {created.json()['secret']}"}
+    return httpx.Client(base_url=stack.gateway_url, headers=headers, timeout=60)
+
+
+def poll(client: httpx.Client, path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every answer until one is not `computing` (at most about five minutes)."""
+    answers: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        answer = client.get(path, params=params)
+        assert answer.status_code == 200, answer.text
+        answers.append(answer.json())
+        if answers[-1]["status"] != "computing":
+            return answers
+        time.sleep(1.0)
+    raise AssertionError(f"still computing after five minutes: {answers[-1]}")
+
+
+def test_a_v1_economy_call_is_submitted_then_answers_fiscuss_report(stack: RunningStack) -> None:
+    with user_client(stack) as client:
+        dataset = client.post(
+            "/api/v1/datasets/synthetic",
+            json={"name": "v1 economy", "households": 40, "seed": 21, "year": YEAR},
+        )
+        assert dataset.status_code == 201, dataset.text
+        stored = client.post("/us/policy", json={"data": CTC_REFORM, "label": "CTC 3000"})
+        assert stored.status_code in (200, 201), stored.text
+        policy_id = stored.json()["result"]["policy_id"]
+        path = f"/us/economy/{policy_id}/over/2"
+        params = {"region": "us", "time_period": str(YEAR), "dataset": dataset.json()["id"]}
+
+        answers = poll(client, path, params)
+        assert answers[0]["status"] == "computing" and answers[0]["result"] is None
+        final = answers[-1]
+        assert final["status"] == "ok", final
+        simulation_id = final["simulation_id"]
+        assert {a["simulation_id"] for a in answers} == {simulation_id}
+        report = client.get(f"/api/v1/simulations/{simulation_id}/report")
+        assert report.status_code == 200, report.text
+        assert final["result"] == report.json()["report"]
+        assert final["result"]["budget"]["budgetary_impact"] < 0
+
+        again = client.get(path, params=params).json()
+        assert (again["status"], again["simulation_id"]) == ("ok", simulation_id)
+        simulation = client.get(f"/api/v1/simulations/{simulation_id}").json()
+        assert (simulation["policy_id"], simulation["baseline_policy_id"]) == (policy_id, None)
+        assert (simulation["year"], simulation["region"]) == (YEAR, "us")
+
+        for bad, word in (({"region": "atlantis"}, "region"), ({"time_period": "soon"}, "year")):
+            refused = client.get(path, params={**params, **bad})
+            assert refused.status_code == 400, refused.text
+            assert refused.json()["status"] == "error" and word in refused.json()["message"]
+        unnamed = client.get(path, params={"region": "us", "time_period": str(YEAR)})
+        assert unnamed.status_code == 400 and "dataset" in unnamed.json()["message"]
