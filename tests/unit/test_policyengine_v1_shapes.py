@@ -34,11 +34,11 @@ def test_a_problem_becomes_v1s_error_with_its_fields() -> None:
     }
     answer = v1_error(httpx.Response(422, json=problem))
     assert answer.status_code == 400
-    assert json.loads(answer.body) == {
+    assert json.loads(bytes(answer.body)) == {
         "status": "error",
         "message": problem["detail"],
         "result": None,
         "errors": problem["errors"],
     }
     missing = v1_error(httpx.Response(404, json={"title": "Not Found", "status": 404}))
-    assert (missing.status_code, json.loads(missing.body)["message"]) == (404, "Not Found")
+    assert (missing.status_code, json.loads(bytes(missing.body))["message"]) == (404, "Not Found")
