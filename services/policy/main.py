@@ -10,6 +10,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.policy.api import metadata as metadata_routes
+from services.policy.api import policyengine_v1
 from services.policy.api.routes import router
 from services.policy.db.tables import metadata
 from services.policy.domain.metadata import WarmCatalog
@@ -36,7 +37,7 @@ def create_app(
 
     app = create_service_app(
         process,
-        [router, metadata_routes.router],
+        [router, metadata_routes.router, policyengine_v1.router],
         title="Fiscus policy service",
         description="Reforms in PolicyEngine's format, validated against policyengine-us.",
         on_start=[start_loading],

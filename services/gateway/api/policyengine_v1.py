@@ -8,7 +8,10 @@ the Fiscus route that computes the same thing (README, "PolicyEngine API v1 rout
 - `POST /us/calculate {household, policy?}` is `POST /api/v1/households/calculate`
   with only the household's `null`s calculated, as v1 does;
 - `POST /us/policy {data, label?}` stores a public policy (v1's policies are readable by
-  anyone with the id), one per content; `GET /us/policy/{id}` reads one.
+  anyone with the id), one per content; `GET /us/policy/{id}` reads one;
+- `GET /us/metadata` is the policy service's document of the same name, streamed as it
+  comes (gzip when the client accepts it);
+- `GET /us/economy/...` is in policyengine_v1_economy.py.
 
 Policy ids are Fiscus's (UUIDs), not v1's integers.
 """
@@ -20,8 +23,9 @@ from typing import Any
 
 import httpx
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.background import BackgroundTask
 
 from services.gateway.api.guard import CurrentPrincipal, PublicRoute
 from services.gateway.domain.auth import Principal
@@ -170,3 +174,33 @@ def model_version() -> str:
         return importlib.metadata.version("policyengine-us")
     except importlib.metadata.PackageNotFoundError:
         return "unknown"
+
+
+@router.get("/metadata", summary="PolicyEngine API v1: parameters, variables, entities, options")
+async def metadata(request: Request, principal: CurrentPrincipal) -> Response:
+    settings: Settings = request.app.state.settings
+    client: httpx.AsyncClient = request.app.state.http
+    headers = {
+        PRINCIPAL_HEADER: f"{principal.key_id}:{principal.role}",
+        "x-request-id": request_id_var.get() or "",
+        "accept-encoding": request.headers.get("accept-encoding", ""),
+    }
+    upstream = client.build_request(
+        "GET", settings.service_url("policy") + "/us/metadata", headers=headers
+    )
+    try:
+        answer = await client.send(upstream, stream=True)
+    except httpx.TransportError as exc:
+        raise ProblemError(
+            503, "Service Unavailable", "the policy service is unreachable", kind="unavailable"
+        ) from exc
+    if answer.status_code != 200:
+        await answer.aread()
+        await answer.aclose()
+        return v1_error(answer)
+    kept = ("content-type", "content-encoding", "content-length", "vary")
+    return StreamingResponse(
+        answer.aiter_raw(),
+        headers={k: v for k, v in answer.headers.items() if k.lower() in kept},
+        background=BackgroundTask(answer.aclose),
+    )

@@ -76,3 +76,54 @@ async def test_v1_errors_are_v1s(policy_gateway: httpx.AsyncClient) -> None:
     assert missing.json()["status"] == "error" and "does not exist" in missing.json()["message"]
     unauthenticated = await gateway.get("/us/policy/00000000-0000-0000-0000-000000000000")
     assert unauthenticated.status_code == 401
+
+
+async def test_v1_metadata_describes_what_fiscus_metadata_routes_describe(
+    policy_gateway: httpx.AsyncClient,
+) -> None:
+    gateway = policy_gateway
+    caller = bearer(await issue_key(gateway, role="readonly"))
+    answer = await gateway.get("/us/metadata", headers=caller, timeout=120)
+    assert answer.status_code == 200, answer.text[:300]
+    assert answer.headers["content-encoding"] == "gzip"
+    body = answer.json()
+    assert (body["status"], body["message"]) == ("ok", None)
+    metadata = body["result"]
+    assert set(metadata) == {
+        "variables",
+        "parameters",
+        "entities",
+        "variableModules",
+        "economy_options",
+        "current_law_id",
+        "basicInputs",
+        "modelled_policies",
+        "version",
+    }
+    assert metadata["version"] == importlib.metadata.version("policyengine-us")
+    assert metadata["current_law_id"] == 2
+
+    parameter = (await gateway.get(f"/api/v1/parameters/{CTC}", headers=caller)).json()
+    described = metadata["parameters"][CTC]
+    assert (described["type"], described["unit"]) == ("parameter", parameter["unit"])
+    assert described["values"] == {item["start"]: item["value"] for item in parameter["values"]}
+    for name in ("age", "filing_status", "household_net_income"):
+        variable = (await gateway.get(f"/api/v1/variables/{name}", headers=caller)).json()
+        v1 = metadata["variables"][name]
+        assert (v1["entity"], v1["valueType"], v1["definitionPeriod"], v1["unit"]) == (
+            variable["entity"],
+            variable["value_type"],
+            variable["definition_period"],
+            variable["unit"],
+        )
+    assert [v["value"] for v in metadata["variables"]["filing_status"]["possibleValues"]] == (
+        (await gateway.get("/api/v1/variables/filing_status", headers=caller)).json()[
+            "possible_values"
+        ]
+    )
+    assert set(metadata["entities"]) == {
+        "person", "tax_unit", "spm_unit", "family", "marital_unit", "household"
+    }  # fmt: skip
+    regions = [region["name"] for region in metadata["economy_options"]["region"]]
+    assert regions[0] == "us" and "state/ca" in regions and len(regions) == 52
+    assert {2025, 2035} <= {p["name"] for p in metadata["economy_options"]["time_period"]}
