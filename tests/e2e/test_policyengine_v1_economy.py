@@ -82,3 +82,55 @@ def test_a_v1_economy_call_is_submitted_then_answers_fiscuss_report(stack: Runni
             assert refused.json()["status"] == "error" and word in refused.json()["message"]
         unnamed = client.get(path, params={"region": "us", "time_period": str(YEAR)})
         assert unnamed.status_code == 400 and "dataset" in unnamed.json()["message"]
+
+
+def test_a_v1_budget_window_answers_fiscuss_budget_window_in_v1s_keys(
+    stack: RunningStack,
+) -> None:
+    with user_client(stack) as client:
+        dataset = client.post(
+            "/api/v1/datasets/synthetic",
+            json={"name": "v1 window", "households": 30, "seed": 22, "year": YEAR},
+        )
+        assert dataset.status_code == 201, dataset.text
+        stored = client.post("/us/policy", json={"data": CTC_REFORM, "label": "CTC 3000"})
+        policy_id = stored.json()["result"]["policy_id"]
+        path = f"/us/economy/{policy_id}/over/2/budget-window"
+        params = {
+            "region": "us",
+            "start_year": str(YEAR),
+            "window_size": "2",
+            "dataset": dataset.json()["id"],
+        }
+        answers = poll(client, path, params)
+        assert answers[0]["status"] == "computing"
+        assert answers[0]["computing_years"] == [str(YEAR), str(YEAR + 1)]
+        final = answers[-1]
+        assert final["status"] == "ok", final
+        assert (final["progress"], final["completed_years"]) == (100, [str(YEAR), str(YEAR + 1)])
+        report = client.get(f"/api/v1/simulations/{final['simulation_id']}/report").json()
+        window = report["budget_window"]
+        result = final["result"]
+        assert (result["kind"], result["startYear"], result["endYear"], result["windowSize"]) == (
+            "budgetWindow",
+            str(YEAR),
+            str(YEAR + 1),
+            2,
+        )
+        for v1, fiscus in zip(
+            [*result["annualImpacts"], result["totals"]],
+            [*window["years"], {**window["total"], "year": "Total"}],
+            strict=True,
+        ):
+            assert v1["year"] == str(fiscus["year"])
+            assert v1["budgetaryImpact"] == fiscus["budgetary_impact"]
+            assert v1["taxRevenueImpact"] == fiscus["tax_revenue_impact"]
+            assert v1["stateTaxRevenueImpact"] == fiscus["state_tax_revenue_impact"]
+            assert v1["federalTaxRevenueImpact"] == (
+                fiscus["tax_revenue_impact"] - fiscus["state_tax_revenue_impact"]
+            )
+            assert v1["benefitSpendingImpact"] == fiscus["benefit_spending_impact"]
+
+        too_long = client.get(path, params={**params, "window_size": "40"})
+        assert too_long.status_code == 400, too_long.text
+        assert too_long.json()["status"] == "error"

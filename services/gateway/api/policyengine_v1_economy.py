@@ -60,6 +60,10 @@ def fiscus_region(region: str) -> str | None:
     return name.upper() if name.upper() in STATE_CODES else None
 
 
+Region = Annotated[str, Query(max_length=64)]
+Dataset = Annotated[str | None, Query(max_length=64)]
+
+
 @router.get(
     "/economy/{policy_id}/over/{baseline_policy_id}",
     summary="PolicyEngine API v1: a reform's society-wide impact, submitted then polled",
@@ -69,44 +73,87 @@ async def economy(
     baseline_policy_id: str,
     request: Request,
     principal: CurrentPrincipal,
-    region: Annotated[str, Query(max_length=64)] = "us",
+    region: Region = "us",
     time_period: Annotated[str, Query(max_length=16)] = "",
-    dataset: Annotated[str | None, Query(max_length=64)] = None,
+    dataset: Dataset = None,
 ) -> JSONResponse:
+    if not is_year(time_period):
+        return v1_bad_request("time_period must be a year, such as 2026")
+    wanted = _request(request, policy_id, baseline_policy_id, region, dataset)
+    if isinstance(wanted, JSONResponse):
+        return wanted
+    simulation = await _found_or_submitted(request, principal, {**wanted, "year": int(time_period)})
+    if isinstance(simulation, JSONResponse):
+        return simulation
+    return await _state(request, principal, simulation)
+
+
+@router.get(
+    "/economy/{policy_id}/over/{baseline_policy_id}/budget-window",
+    summary="PolicyEngine API v1: a reform's budget over a window of years",
+)
+async def budget_window(
+    policy_id: str,
+    baseline_policy_id: str,
+    request: Request,
+    principal: CurrentPrincipal,
+    region: Region = "us",
+    start_year: Annotated[str, Query(max_length=16)] = "",
+    window_size: Annotated[int, Query(ge=1, le=75)] = 10,
+    dataset: Dataset = None,
+) -> JSONResponse:
+    if not is_year(start_year):
+        return v1_bad_request("start_year must be a year, such as 2026")
+    wanted = _request(request, policy_id, baseline_policy_id, region, dataset)
+    if isinstance(wanted, JSONResponse):
+        return wanted
+    years = [int(start_year) + offset for offset in range(window_size)]
+    simulation = await _found_or_submitted(request, principal, {**wanted, "years": years})
+    if isinstance(simulation, JSONResponse):
+        return simulation
+    return await _window_state(request, principal, simulation, years)
+
+
+def is_year(text: str) -> bool:
+    return text.isdigit() and len(text) == 4
+
+
+def _request(
+    request: Request, policy_id: str, baseline_policy_id: str, region: str, dataset: str | None
+) -> dict[str, Any] | JSONResponse:
+    """The Fiscus simulation request a v1 call names, but its year or years."""
     settings: Settings = request.app.state.settings
     place = fiscus_region(region)
     if place is None:
         return v1_bad_request(f"region {region!r} is not `us` or a US state (such as `ca`)")
-    if not (time_period.isdigit() and len(time_period) == 4):
-        return v1_bad_request("time_period must be a year, such as 2026")
     dataset_id = dataset if dataset and dataset not in DEFAULT_DATASETS else None
     dataset_id = dataset_id or settings.v1_default_dataset_id
     if dataset_id is None:
         return v1_bad_request(
             "name a Fiscus dataset with `dataset=<dataset id>`: this deployment has no default"
         )
-    wanted: dict[str, Any] = {
-        "dataset_id": dataset_id,
-        "policy_id": policy_id,
-        "year": int(time_period),
-        "region": place,
-    }
+    wanted: dict[str, Any] = {"dataset_id": dataset_id, "policy_id": policy_id, "region": place}
     if baseline_policy_id != CURRENT_LAW_ID:
         wanted["baseline_policy_id"] = baseline_policy_id
+    return wanted
+
+
+async def _found_or_submitted(
+    request: Request, principal: Principal, wanted: dict[str, Any]
+) -> dict[str, Any] | JSONResponse:
     simulation = await _existing(request, principal, wanted)
     if simulation is None:
-        submitted = await _submit(request, principal, wanted)
-        if isinstance(submitted, JSONResponse):
-            return submitted
-        simulation = submitted
-    return await _state(request, principal, simulation)
+        return await _submit(request, principal, wanted)
+    return simulation
 
 
 async def _existing(
     request: Request, principal: Principal, wanted: dict[str, Any]
 ) -> dict[str, Any] | None:
     """The caller's newest simulation of this request that is not failed or cancelled."""
-    params = {key: wanted[key] for key in ("dataset_id", "policy_id", "year")}
+    years = wanted.get("years") or [wanted["year"]]
+    params = {"dataset_id": wanted["dataset_id"], "policy_id": wanted["policy_id"]}
+    params["year"] = years[0]
     answer = await internal(
         request,
         principal,
@@ -121,7 +168,7 @@ async def _existing(
         same = (
             item.get("baseline_policy_id") == wanted.get("baseline_policy_id")
             and item.get("region") == wanted["region"]
-            and item.get("years") in (None, [wanted["year"]])
+            and item.get("years", years) == years
         )
         if same and item["status"] in REUSABLE:
             found: dict[str, Any] = item
@@ -184,3 +231,65 @@ async def _state(
         return v1_error(report)
     body: dict[str, Any] = report.json()
     return v1_answer("ok", body["report"], **extra)
+
+
+async def _window_state(
+    request: Request, principal: Principal, simulation: dict[str, Any], years: list[int]
+) -> JSONResponse:
+    """v1's budget-window answer: progress while computing, then the annual impacts."""
+    named = [str(year) for year in years]
+    status, simulation_id = simulation["status"], simulation["id"]
+    answer: dict[str, Any] = {
+        "status": "computing",
+        "message": None,
+        "result": None,
+        "progress": 0,
+        "completed_years": [],
+        "computing_years": named,
+        "queued_years": [],
+        "error": None,
+        "simulation_id": simulation_id,
+    }
+    if status in IN_PROGRESS:
+        progress = simulation.get("progress") or {}
+        total = progress.get("partitions_total") or 0
+        done = progress.get("partitions_done") or 0
+        answer["progress"] = int(100 * done / total) if total else 0
+        answer["message"] = f"{done} of {total} partitions calculated"
+        return JSONResponse(answer)
+    if status != "completed":
+        error = simulation.get("error") or {}
+        message = f"the simulation {status}: {error.get('reason') or status}"
+        return JSONResponse({**answer, "status": "error", "message": message, "error": message})
+    report = await internal(
+        request, principal, "aggregation", "GET", f"/api/v1/simulations/{simulation_id}/report"
+    )
+    if report.status_code == 404:
+        return JSONResponse({**answer, "progress": 99, "message": "the report is being built"})
+    if report.status_code != 200:
+        return v1_error(report)
+    window = report.json()["budget_window"]
+    result = {
+        "kind": "budgetWindow",
+        "startYear": named[0],
+        "endYear": named[-1],
+        "windowSize": len(named),
+        "annualImpacts": [v1_impacts(str(row["year"]), row) for row in window["years"]],
+        "totals": v1_impacts("Total", window["total"]),
+    }
+    completed = {**answer, "status": "ok", "result": result, "progress": 100}
+    return JSONResponse({**completed, "completed_years": named, "computing_years": []})
+
+
+def v1_impacts(year: str, impacts: dict[str, Any]) -> dict[str, Any]:
+    """One year (or the total) of Fiscus's budget window in v1's keys. Fiscus's tax revenue
+    includes state income tax, as v1's does; v1's federal part is the rest."""
+    tax, state = impacts["tax_revenue_impact"], impacts["state_tax_revenue_impact"]
+    return {
+        "year": year,
+        "taxRevenueImpact": tax,
+        "federalTaxRevenueImpact": tax - state,
+        "stateTaxRevenueImpact": state,
+        "benefitSpendingImpact": impacts["benefit_spending_impact"],
+        "budgetaryImpact": impacts["budgetary_impact"],
+    }
