@@ -7,7 +7,9 @@ import zipfile
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import h5py
 import httpx
+import numpy as np
 import pandas as pd
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -294,4 +296,56 @@ async def test_a_malformed_upload_request_is_refused(
     problem = assert_problem(await api.post(PATH, **request_kwargs), status)
     if field is not None:
         assert field in [error["field"] for error in problem["errors"]]
+    assert await stored_state(admin, dataset_settings) == before
+
+
+def hdf5_file(build: Callable[[h5py.File], Any]) -> bytes:
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as file:
+        build(file)
+    return buffer.getvalue()
+
+
+HOSTILE_HDF5: dict[str, tuple[bytes, str, str]] = {
+    "a link out of the file": (
+        hdf5_file(lambda f: f.__setitem__("person_id", h5py.ExternalLink("/etc/x.h5", "/a"))),
+        "file:/person_id",
+        "only hard links are followed",
+    ),
+    "a compressed bomb": (
+        hdf5_file(
+            lambda f: f.create_dataset(
+                "person_id", shape=(SMALL_LIMIT,), dtype="i8", compression="gzip", chunks=True
+            )
+        ),
+        "file:/person_id",
+        f"over the limit of {SMALL_LIMIT} bytes",
+    ),
+    "an unknown variable": (
+        hdf5_file(lambda f: f.create_dataset("made_up/2025", data=np.arange(3))),
+        "file",
+        "not policyengine-us variables: made_up",
+    ),
+    "a damaged file": (
+        b"\x89HDF\r\n\x1a\n" + bytes(range(256)) * 8,
+        "file",
+        "is not a readable HDF5 file",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE_HDF5))
+async def test_a_hostile_hdf5_upload_is_refused_naming_the_problem_and_stores_nothing(
+    small_api: httpx.AsyncClient, admin: AsyncEngine, dataset_settings: Settings, case: str
+) -> None:
+    content, field, message = HOSTILE_HDF5[case]
+    assert len(content) < SMALL_LIMIT
+    before = await stored_state(admin, dataset_settings)
+    answer = await small_api.post(
+        PATH, data={"name": case}, files={"file": ("data.h5", content, "application/x-hdf5")}
+    )
+    problem = assert_problem(answer, 422)
+    assert any(
+        error["field"] == field and message in error["message"] for error in problem["errors"]
+    ), problem
     assert await stored_state(admin, dataset_settings) == before
