@@ -32,6 +32,18 @@ def user_client(stack: RunningStack) -> httpx.Client:
     return httpx.Client(base_url=stack.gateway_url, headers=headers, timeout=60)
 
 
+def dataset_and_policy(client: httpx.Client, households: int, seed: int) -> tuple[str, str]:
+    """A small synthetic dataset, and the CTC reform stored through v1's policy route."""
+    dataset = client.post(
+        "/api/v1/datasets/synthetic",
+        json={"name": f"v1 {seed}", "households": households, "seed": seed, "year": YEAR},
+    )
+    assert dataset.status_code == 201, dataset.text
+    stored = client.post("/us/policy", json={"data": CTC_REFORM, "label": "CTC 3000"})
+    assert stored.status_code in (200, 201), stored.text
+    return dataset.json()["id"], stored.json()["result"]["policy_id"]
+
+
 def poll(client: httpx.Client, path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
     """Every answer until one is not `computing` (at most about five minutes)."""
     answers: list[dict[str, Any]] = []
@@ -48,16 +60,9 @@ def poll(client: httpx.Client, path: str, params: dict[str, Any]) -> list[dict[s
 
 def test_a_v1_economy_call_is_submitted_then_answers_fiscuss_report(stack: RunningStack) -> None:
     with user_client(stack) as client:
-        dataset = client.post(
-            "/api/v1/datasets/synthetic",
-            json={"name": "v1 economy", "households": 40, "seed": 21, "year": YEAR},
-        )
-        assert dataset.status_code == 201, dataset.text
-        stored = client.post("/us/policy", json={"data": CTC_REFORM, "label": "CTC 3000"})
-        assert stored.status_code in (200, 201), stored.text
-        policy_id = stored.json()["result"]["policy_id"]
+        dataset_id, policy_id = dataset_and_policy(client, households=40, seed=21)
         path = f"/us/economy/{policy_id}/over/2"
-        params = {"region": "us", "time_period": str(YEAR), "dataset": dataset.json()["id"]}
+        params = {"region": "us", "time_period": str(YEAR), "dataset": dataset_id}
 
         answers = poll(client, path, params)
         assert answers[0]["status"] == "computing" and answers[0]["result"] is None
@@ -88,19 +93,13 @@ def test_a_v1_budget_window_answers_fiscuss_budget_window_in_v1s_keys(
     stack: RunningStack,
 ) -> None:
     with user_client(stack) as client:
-        dataset = client.post(
-            "/api/v1/datasets/synthetic",
-            json={"name": "v1 window", "households": 30, "seed": 22, "year": YEAR},
-        )
-        assert dataset.status_code == 201, dataset.text
-        stored = client.post("/us/policy", json={"data": CTC_REFORM, "label": "CTC 3000"})
-        policy_id = stored.json()["result"]["policy_id"]
+        dataset_id, policy_id = dataset_and_policy(client, households=30, seed=22)
         path = f"/us/economy/{policy_id}/over/2/budget-window"
         params = {
             "region": "us",
             "start_year": str(YEAR),
             "window_size": "2",
-            "dataset": dataset.json()["id"],
+            "dataset": dataset_id,
         }
         answers = poll(client, path, params)
         assert answers[0]["status"] == "computing"

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
@@ -41,12 +42,13 @@ from services.dataset.domain.datasets import (
 from services.dataset.domain.intake import PopulationFiles, check_upload, synthesize
 from shared.etags import PRECONDITION_RESPONSES, IfMatchHeader, require_match, tagged
 from shared.pagination import DEFAULT_PAGE, PageCursor, PageLimit, position_of
-from shared.principals import CallerDep, WritingCallerDep, forbidden
+from shared.principals import Caller, CallerDep, WritingCallerDep, forbidden
 from shared.problems import ProblemError, invalid, not_found, openapi_problem
 from shared.service import ProcessDep, ServiceProcess, UnitOfWorkDep
 from shared.sorting import NEWEST_FIRST, Sort
 
 PATH = "/api/v1/datasets"
+T = TypeVar("T")
 
 router = APIRouter(prefix=PATH, tags=["datasets"])
 
@@ -274,17 +276,8 @@ async def delete_dataset(
 async def download_dataset(
     dataset_id: str, process: ProcessDep, caller: CallerDep
 ) -> StreamingResponse:
-    # A short transaction of its own: a per-request one would stay open while the zip streams.
-    async with process.database.unit_of_work() as uow:
-        row = await find_dataset(uow, dataset_id, caller)
-    if row is None:
-        raise not_found("dataset", dataset_id)
-    try:
-        sources = await asyncio.to_thread(archive_sources, row["storage_uri"])
-    except FileNotFoundError as exc:
-        raise ProblemError(
-            500, "Internal Server Error", f"dataset {dataset_id} is incomplete in storage: {exc}"
-        ) from exc
+    row = await _readable(process, dataset_id, caller)
+    sources = await _stored(dataset_id, archive_sources, row["storage_uri"])
     return StreamingResponse(
         stream_population_archive(sources),
         media_type="application/zip",
@@ -310,10 +303,7 @@ async def download_dataset(
 async def download_original(
     dataset_id: str, process: ProcessDep, caller: CallerDep
 ) -> StreamingResponse:
-    async with process.database.unit_of_work() as uow:
-        row = await find_dataset(uow, dataset_id, caller)
-    if row is None:
-        raise not_found("dataset", dataset_id)
+    row = await _readable(process, dataset_id, caller)
     resource = resource_from_row(row)
     if resource.original is None:
         raise ProblemError(
@@ -323,12 +313,7 @@ async def download_original(
             "before uploads were kept as they came",
             kind="not-found",
         )
-    try:
-        chunks = await asyncio.to_thread(original_source, row["storage_uri"])
-    except FileNotFoundError as exc:
-        raise ProblemError(
-            500, "Internal Server Error", f"dataset {dataset_id} is incomplete in storage: {exc}"
-        ) from exc
+    chunks = await _stored(dataset_id, original_source, row["storage_uri"])
     return StreamingResponse(
         chunks,
         media_type="application/octet-stream",
@@ -338,3 +323,25 @@ async def download_original(
             "X-Content-SHA256": resource.original.sha256,
         },
     )
+
+
+async def _readable(process: ServiceProcess, dataset_id: str, caller: Caller) -> RowMapping:
+    """The dataset the caller may read, or 404.
+
+    A short transaction of its own: a per-request one would stay open while files stream.
+    """
+    async with process.database.unit_of_work() as uow:
+        row = await find_dataset(uow, dataset_id, caller)
+    if row is None:
+        raise not_found("dataset", dataset_id)
+    return row
+
+
+async def _stored(dataset_id: str, open_files: Callable[[str], T], root: str) -> T:
+    """`open_files(root)` in a thread; a file missing from storage is a 500 naming it."""
+    try:
+        return await asyncio.to_thread(open_files, root)
+    except FileNotFoundError as exc:
+        raise ProblemError(
+            500, "Internal Server Error", f"dataset {dataset_id} is incomplete in storage: {exc}"
+        ) from exc

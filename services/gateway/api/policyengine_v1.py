@@ -28,10 +28,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.background import BackgroundTask
 
 from services.gateway.api.guard import CurrentPrincipal, PublicRoute
+from services.gateway.api.upstream import send
 from services.gateway.domain.auth import Principal
 from shared.logs import request_id_var
 from shared.principals import PRINCIPAL_HEADER
-from shared.problems import ProblemError
 from shared.settings import ServiceName, Settings
 
 COUNTRY = "us"
@@ -81,6 +81,14 @@ def v1_error(answer: httpx.Response) -> JSONResponse:
     return JSONResponse(body, V1_STATUS.get(answer.status_code, answer.status_code))
 
 
+def on_behalf_of(principal: Principal) -> dict[str, str]:
+    """The headers that name the caller and the request to a service, as the proxy's do."""
+    return {
+        PRINCIPAL_HEADER: f"{principal.key_id}:{principal.role}",
+        "x-request-id": request_id_var.get() or "",
+    }
+
+
 async def internal(
     request: Request,
     principal: Principal,
@@ -92,25 +100,11 @@ async def internal(
     """A call to a Fiscus service on behalf of the caller, as the proxy would forward it."""
     settings: Settings = request.app.state.settings
     client: httpx.AsyncClient = request.app.state.http
-    headers = {
-        PRINCIPAL_HEADER: f"{principal.key_id}:{principal.role}",
-        "x-request-id": request_id_var.get() or "",
-    }
-    try:
-        return await client.request(
-            method, settings.service_url(service) + path, headers=headers, **kwargs
-        )
-    except httpx.TimeoutException as exc:
-        raise ProblemError(
-            504, "Gateway Timeout", f"the {service} service did not answer in time"
-        ) from exc
-    except httpx.TransportError as exc:
-        raise ProblemError(
-            503,
-            "Service Unavailable",
-            f"the {service} service is unreachable; try again shortly",
-            kind="unavailable",
-        ) from exc
+    headers = on_behalf_of(principal)
+    call = client.build_request(
+        method, settings.service_url(service) + path, headers=headers, **kwargs
+    )
+    return await send(client, call, service, stream=False)
 
 
 @router.post("/calculate", summary="PolicyEngine API v1: calculate a household")
@@ -181,19 +175,13 @@ async def metadata(request: Request, principal: CurrentPrincipal) -> Response:
     settings: Settings = request.app.state.settings
     client: httpx.AsyncClient = request.app.state.http
     headers = {
-        PRINCIPAL_HEADER: f"{principal.key_id}:{principal.role}",
-        "x-request-id": request_id_var.get() or "",
+        **on_behalf_of(principal),
         "accept-encoding": request.headers.get("accept-encoding", ""),
     }
     upstream = client.build_request(
         "GET", settings.service_url("policy") + "/us/metadata", headers=headers
     )
-    try:
-        answer = await client.send(upstream, stream=True)
-    except httpx.TransportError as exc:
-        raise ProblemError(
-            503, "Service Unavailable", "the policy service is unreachable", kind="unavailable"
-        ) from exc
+    answer = await send(client, upstream, "policy", stream=True)
     if answer.status_code != 200:
         await answer.aread()
         await answer.aclose()

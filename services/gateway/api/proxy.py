@@ -14,6 +14,7 @@ from starlette.responses import Response, StreamingResponse
 
 from services.gateway.api.guard import CurrentPrincipal, PublicRoute
 from services.gateway.api.ownership import require_visible_simulation, simulation_of
+from services.gateway.api.upstream import send
 from services.gateway.domain.routing import owner_of
 from shared.logs import request_id_var
 from shared.problems import ProblemError
@@ -60,19 +61,7 @@ async def forward(path: str, request: Request, principal: CurrentPrincipal) -> R
         headers=headers,
         content=await request.body(),
     )
-    try:
-        answer = await client.send(upstream, stream=True)
-    except httpx.TimeoutException as exc:
-        raise ProblemError(
-            504, "Gateway Timeout", f"the {service} service did not answer in time"
-        ) from exc
-    except httpx.TransportError as exc:
-        raise ProblemError(
-            503,
-            "Service Unavailable",
-            f"the {service} service is unreachable; try again shortly",
-            kind="unavailable",
-        ) from exc
+    answer = await send(client, upstream, service, stream=True)
     response_headers = {
         k: v for k, v in answer.headers.items() if k.lower() in FORWARDED_RESPONSE_HEADERS
     }
