@@ -11,6 +11,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
 PLACEHOLDER_PASSWORD = "fiscus-dev"
+# The development key that seals webhook endpoint secrets at rest (a Fernet key);
+# production refuses it.
+PLACEHOLDER_WEBHOOKS_SECRET_KEY = "QmMNbV9xYnQyt8M2Xmq3sDpoZhMIUDBL_UO2SoQhGC0="
 
 ServiceName = Literal["gateway", "dataset", "policy", "simulation", "aggregation", "webhooks"]
 SERVICES: tuple[ServiceName, ...] = (
@@ -143,6 +146,10 @@ class Settings(BaseSettings):
     webhooks_timeout_seconds: float = 10.0
     webhooks_response_max_bytes: int = 64 * 1024
     webhooks_poll_seconds: float = 1.0
+    # Seals each endpoint's signing secret in the database (Fernet: AES-128-CBC with an
+    # HMAC-SHA256); `python -c "from cryptography.fernet import Fernet;
+    # print(Fernet.generate_key().decode())"` makes one.
+    webhooks_secret_key: SecretStr = SecretStr(PLACEHOLDER_WEBHOOKS_SECRET_KEY)
     webhooks_batch_size: int = 20
 
     @model_validator(mode="after")
@@ -150,6 +157,8 @@ class Settings(BaseSettings):
         if self.environment == "production":
             if self.db_password.get_secret_value() == PLACEHOLDER_PASSWORD:
                 raise ValueError("FISCUS_DB_PASSWORD must be set in production")
+            if self.webhooks_secret_key.get_secret_value() == PLACEHOLDER_WEBHOOKS_SECRET_KEY:
+                raise ValueError("FISCUS_WEBHOOKS_SECRET_KEY must be set in production")
             if self.jwt_secret is not None and len(self.jwt_secret.get_secret_value()) < 32:
                 raise ValueError("FISCUS_JWT_SECRET must be at least 32 characters in production")
             if self.admin_api_key is not None and len(self.admin_api_key.get_secret_value()) < 24:

@@ -16,12 +16,17 @@ from typing import Any
 import aio_pika
 import httpx
 import pytest
+import sqlalchemy as sa
+from cryptography.fernet import Fernet
+from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncConnection
 from standardwebhooks import Webhook
 
 from contracts.envelope import CloudEvent
 from contracts.events.report.v1 import ReportCompleted
 from contracts.events.simulation.v1 import ResultFile, SimulationCompleted
 from services.webhooks.domain.endpoints import SUBSCRIBABLE_EVENT_TYPES, consumer_name
+from services.webhooks.domain.sealing import unseal
 from services.webhooks.main import create_app
 from shared.settings import Settings
 from tests.service.bus import event_tap, publish
@@ -399,3 +404,44 @@ async def test_a_restart_loses_no_pending_delivery_and_repeats_no_success(
             (delivery,) = await deliveries_of(client, endpoint["id"])
             assert delivery["status"] == "succeeded" and delivery["attempt_count"] == 2
         assert len(target.received) == 2
+
+
+async def stored_secret(connection: AsyncConnection, endpoint_id: str) -> str:
+    query = sa.text("SELECT secret FROM webhooks.endpoints WHERE id = :id")
+    stored: str = (await connection.execute(query, {"id": endpoint_id})).scalar_one()
+    return stored
+
+
+async def test_secrets_are_sealed_at_rest_and_still_sign(
+    webhook_settings: Settings, admin_connection: AsyncConnection
+) -> None:
+    key = webhook_settings.webhooks_secret_key.get_secret_value()
+    async with service(webhook_settings) as client, receiver() as target:
+        created = await create_endpoint(client, target.url, ["simulation.completed"])
+        path = f"/api/v1/webhooks/{created['id']}"
+        stored = await stored_secret(admin_connection, created["id"])
+        assert stored.startswith("fernet:") and created["secret"] not in stored
+        assert unseal(stored, key) == created["secret"]
+        rotated = (await client.post(f"{path}/rotate-secret", headers=OWNER)).json()["secret"]
+        resealed = await stored_secret(admin_connection, created["id"])
+        assert rotated not in resealed and unseal(resealed, key) == rotated
+        await client.post(f"{path}/test", headers=OWNER)
+        (request,) = await target.wait_for(1)
+        assert verified(rotated, request)["type"] == "webhook.test"
+
+    # Another key cannot open it: the attempt fails, logged, and nothing is sent.
+    other_key = webhook_settings.model_copy(
+        update={"webhooks_secret_key": SecretStr(Fernet.generate_key().decode())}
+    )
+    async with service(other_key) as client, receiver() as target:
+        queued = await client.post(f"{path}/test", headers=OWNER)
+        assert queued.status_code in (200, 202), queued.text
+        for _ in range(100):
+            log = (await client.get(f"{path}/deliveries", headers=OWNER)).json()["items"]
+            attempts = [a for d in log for a in d.get("attempts", [])]
+            if any(a.get("error") for a in attempts):
+                break
+            await asyncio.sleep(0.05)
+        errors = [a["error"] for a in attempts if a.get("error")]
+        assert errors and "another FISCUS_WEBHOOKS_SECRET_KEY" in errors[0]
+        assert target.received == []

@@ -28,6 +28,7 @@ from services.webhooks.api.models import (
 )
 from services.webhooks.db.tables import attempts, deliveries, endpoints
 from services.webhooks.domain.endpoints import unknown_event_types
+from services.webhooks.domain.sealing import seal
 from services.webhooks.domain.signing import new_secret
 from services.webhooks.handlers.delivery.guard import RefusedTarget, checked_address
 from services.webhooks.handlers.delivery.scheduling import enqueue, enqueue_body
@@ -37,6 +38,7 @@ from shared.pagination import DEFAULT_PAGE, PageCursor, PageLimit, newest_first,
 from shared.principals import Caller, caller_of
 from shared.problems import FieldError, ProblemError, invalid, not_found, openapi_problem
 from shared.service import UnitOfWorkDep
+from shared.settings import Settings
 from shared.sorting import NEWEST_FIRST, Sort, in_order
 
 router = APIRouter(
@@ -63,6 +65,12 @@ def current_caller(
     if caller is None:
         raise ProblemError(401, "Unauthorized", "the caller is not named", kind="unauthorized")
     return caller
+
+
+def sealed(secret: str, request: Request) -> str:
+    """The secret as the database keeps it: sealed with the deployment's key."""
+    settings: Settings = request.app.state.settings
+    return seal(secret, settings.webhooks_secret_key.get_secret_value())
 
 
 def writing_caller(
@@ -165,7 +173,7 @@ async def create_endpoint(
                 url=url,
                 description=body.description,
                 event_types=event_types,
-                secret=secret,
+                secret=sealed(secret, request),
             )
             .returning(*endpoints.c)
         )
@@ -293,7 +301,7 @@ async def rotate_secret(
     await uow.execute(
         endpoints.update()
         .where(endpoints.c.id == endpoint_id)
-        .values(secret=secret, updated_at=sa.func.now())
+        .values(secret=sealed(secret, request), updated_at=sa.func.now())
     )
     await uow.commit()
     return EndpointSecret(id=endpoint_id, secret=secret)

@@ -19,7 +19,13 @@ from contracts.envelope import CloudEvent
 from contracts.events.webhook.v1 import WebhookEndpointDisabled
 from services.webhooks.db.tables import attempts, deliveries, endpoints
 from services.webhooks.domain.schedule import retry_delay
-from services.webhooks.handlers.delivery.sender import AttemptOutcome, attempt, http_client
+from services.webhooks.domain.sealing import UnsealableSecret, unseal
+from services.webhooks.handlers.delivery.sender import (
+    AttemptOutcome,
+    attempt,
+    http_client,
+    unsigned,
+)
 from shared.db import Database, UnitOfWork
 from shared.metrics import WEBHOOK_DELIVERIES
 from shared.settings import Settings
@@ -103,14 +109,19 @@ class DeliveryLoop:
             row.body,
             {"messaging.message.id": row.event_id, "fiscus.webhook.endpoint": row.endpoint_id},
         ) as span:
-            outcome = await attempt(
-                client,
-                self._settings,
-                url=row.url,
-                secret=row.secret,
-                message_id=row.event_id,
-                body=row.body,
-            )
+            try:
+                secret = unseal(row.secret, self._settings.webhooks_secret_key.get_secret_value())
+            except UnsealableSecret as exc:
+                outcome = unsigned(str(exc))
+            else:
+                outcome = await attempt(
+                    client,
+                    self._settings,
+                    url=row.url,
+                    secret=secret,
+                    message_id=row.event_id,
+                    body=row.body,
+                )
             result = "succeeded" if outcome.succeeded else "gone" if outcome.gone else "failed"
             span.set_attribute("fiscus.webhook.outcome", result)
             if outcome.status_code is not None:

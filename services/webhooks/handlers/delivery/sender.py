@@ -36,6 +36,17 @@ class AttemptOutcome:
         return self.status_code == 410
 
 
+def unsigned(reason: str) -> AttemptOutcome:
+    """An attempt not made, since the delivery cannot be signed: a failure, logged."""
+    return AttemptOutcome(
+        attempted_at=datetime.now(UTC),
+        status_code=None,
+        latency_ms=0,
+        response_excerpt=None,
+        error=reason,
+    )
+
+
 def http_client(settings: Settings) -> httpx.AsyncClient:
     """The client of the delivery loop: no redirects, no proxies from the environment."""
     return httpx.AsyncClient(
