@@ -88,6 +88,7 @@ bench: install ## Engine against policyengine-us by hand, same run (BENCH_ARGS="
 	$(PY) -m benchmarks.households
 	$(PY) -m benchmarks.accept
 	$(PY) -m benchmarks.sweep $(SWEEP_ARGS)
+	$(PY) -m benchmarks.uploads
 
 # Full-scale reliability scenarios (docs/reliability.md); `make test` runs reduced versions.
 # Numbers land in var/reliability/<scenario>.json.

@@ -98,7 +98,7 @@ BASELINE_RUNS = Counter(
 HOUSEHOLD_ANSWERS = Counter(
     "fiscus_household_answers_total",
     "Household calculations answered, by source: kept (an identical one answered before) "
-    "or calculated.",
+    "or calculated; expired: dropped unanswered, its caller no longer waiting.",
     ["source"],
 )
 HOUSEHOLD_BATCH_SIZE = Histogram(

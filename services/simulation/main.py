@@ -33,6 +33,7 @@ from services.simulation.handlers.deletions import (
 )
 from services.simulation.handlers.gauges import simulation_gauges, warm_systems_gauge
 from services.simulation.handlers.households import (
+    DeadLettering,
     HouseholdBatcher,
     HouseholdCalculator,
     HouseholdServer,
@@ -84,6 +85,10 @@ def _declare_worker_queues(
     return declare
 
 
+def dead_lettering_of(settings: Settings) -> DeadLettering:
+    return DeadLettering(settings.dead_letter_exchange, settings.delivery_limit)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The API process: simulations resource, dataset and policy projections."""
     settings = settings or get_settings()
@@ -107,7 +112,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     process.consumers.subscribe(
         POLICY_DELETIONS_QUEUE, PolicyDeleted.event_type, deletions.on_policy_deleted
     )
-    calls = HouseholdCalls(settings.amqp_url, settings.household_timeout_seconds)
+    calls = HouseholdCalls(
+        settings.amqp_url, settings.household_timeout_seconds, dead_lettering_of(settings)
+    )
     process.readiness_checks.append(("household_calls", calls.check))
     process.metric_refreshers.append(simulation_gauges(process.database))
     app = create_service_app(
@@ -227,7 +234,13 @@ def create_households_app(
         HouseholdAnswers(settings.household_answers_kept),
     )
     # Room for a whole batch waiting while the one before it is calculated.
-    server = HouseholdServer(settings.amqp_url, engine, batcher, 2 * settings.household_batch_max)
+    server = HouseholdServer(
+        settings.amqp_url,
+        engine,
+        batcher,
+        2 * settings.household_batch_max,
+        dead_lettering_of(settings),
+    )
     process.readiness_checks.append(("engine", engine.check))
     process.readiness_checks.append(("households", server.check))
     return create_service_app(

@@ -3,7 +3,8 @@
 One connection and one exclusive reply queue per API process; each call publishes
 to `simulation.households` with `reply_to` that queue and a fresh correlation id,
 and waits for the reply with that id. Calls run concurrently (the workers batch
-them); a call not answered in time expires in the queue and fails with 504.
+them); a call not answered in time fails with 504, and a worker that takes it later
+drops it (its `x-fiscus-deadline` has passed).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 import uuid
 from typing import Any
 
@@ -22,7 +24,13 @@ from aio_pika.abc import (
     AbstractRobustConnection,
 )
 
-from services.simulation.handlers.households import HOUSEHOLDS_QUEUE, declare_households_queue
+from services.simulation.handlers.households import (
+    DEFAULT_DEAD_LETTERING,
+    HOUSEHOLDS_QUEUE,
+    DeadLettering,
+    deadline_header,
+    declare_households_queue,
+)
 from shared.problems import ProblemError
 from shared.tracing import propagation_headers
 
@@ -32,9 +40,15 @@ log = logging.getLogger(__name__)
 class HouseholdCalls:
     """Calls the households workers; start() before the first call, stop() at the end."""
 
-    def __init__(self, amqp_url: str, timeout_seconds: float) -> None:
+    def __init__(
+        self,
+        amqp_url: str,
+        timeout_seconds: float,
+        dead_lettering: DeadLettering = DEFAULT_DEAD_LETTERING,
+    ) -> None:
         self._amqp_url = amqp_url
         self.timeout_seconds = timeout_seconds
+        self._dead_lettering = dead_lettering
         self._connection: AbstractRobustConnection | None = None
         self._channel: AbstractChannel | None = None
         self._replies: AbstractQueue | None = None
@@ -43,7 +57,7 @@ class HouseholdCalls:
     async def start(self) -> None:
         self._connection = await aio_pika.connect_robust(self._amqp_url)
         self._channel = await self._connection.channel()
-        await declare_households_queue(self._channel)
+        await declare_households_queue(self._channel, self._dead_lettering)
         self._replies = await self._channel.declare_queue(exclusive=True, auto_delete=True)
         await self._replies.consume(self._on_reply, no_ack=True)
 
@@ -78,9 +92,10 @@ class HouseholdCalls:
                     correlation_id=correlation_id,
                     reply_to=self._replies.name,
                     # Not calculated at all once nobody waits for it any more.
-                    expiration=self.timeout_seconds,
-                    # The caller's trace and request id, for the worker's span and logs.
-                    headers=dict(propagation_headers()),
+                    headers={
+                        **propagation_headers(),
+                        **deadline_header(time.time(), self.timeout_seconds),
+                    },
                 ),
                 routing_key=HOUSEHOLDS_QUEUE,
             )

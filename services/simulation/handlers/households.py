@@ -12,6 +12,13 @@ from the worker's kept answers (`adapters.household_answers`) without calculatin
 
 A reply is JSON: `{"status": 200, "household": {...}, "model_version": "..."}` or
 `{"status": 422 | 500, "errors": [{"field": ..., "message": ...}]}`.
+
+The queue is a quorum queue with a delivery limit, like every consumer queue: a
+calculation whose deliveries keep failing (a household that takes down each worker that
+tries it) goes to `simulation.households.dlq` instead of coming back forever. A call
+carries its deadline (`x-fiscus-deadline-ms`, Unix milliseconds) rather than a message TTL,
+which would dead-letter every call that timed out too: a worker drops a call nobody
+waits for any more, unanswered.
 """
 
 from __future__ import annotations
@@ -39,6 +46,9 @@ from shared.tracing import context_from, tracer
 log = logging.getLogger(__name__)
 
 HOUSEHOLDS_QUEUE = "simulation.households"
+HOUSEHOLDS_DEAD_LETTERS = f"{HOUSEHOLDS_QUEUE}.dlq"
+# Unix time in whole milliseconds: AMQP tables carry a Python float as a 32-bit one.
+DEADLINE_HEADER = "x-fiscus-deadline-ms"
 
 Reform = dict[str, dict[str, Any]]
 
@@ -54,9 +64,64 @@ class HouseholdCalculator(Protocol):
     ) -> list[HouseholdOutcome]: ...
 
 
-async def declare_households_queue(channel: aio_pika.abc.AbstractChannel) -> Any:
-    """The workers' queue; the API declares it too, so no request is ever unroutable."""
-    return await channel.declare_queue(HOUSEHOLDS_QUEUE, durable=True)
+@dataclass(frozen=True)
+class DeadLettering:
+    """Where the queue sends a calculation after `delivery_limit` failed deliveries."""
+
+    exchange: str = "fiscus.dead-letter"
+    delivery_limit: int = 5
+
+
+# Settings' defaults; processes pass theirs (services/simulation/main.py).
+DEFAULT_DEAD_LETTERING = DeadLettering()
+
+
+async def declare_households_queue(
+    channel: aio_pika.abc.AbstractChannel, dead_lettering: DeadLettering = DEFAULT_DEAD_LETTERING
+) -> Any:
+    """The workers' queue and its dead-letter queue; the API declares them too, so that
+    no request is ever unroutable.
+
+    A classic queue of an earlier version cannot become a quorum queue: once no process
+    consumes from it, it is deleted and declared again (the calls waiting in it were
+    answered 504 by then, or soon are).
+    """
+    exchange = await channel.declare_exchange(
+        dead_lettering.exchange, aio_pika.ExchangeType.DIRECT, durable=True
+    )
+    quorum: dict[str, Any] = {"x-queue-type": "quorum"}
+    dead_letters = await channel.declare_queue(
+        HOUSEHOLDS_DEAD_LETTERS, durable=True, arguments=quorum
+    )
+    await dead_letters.bind(exchange, routing_key=HOUSEHOLDS_QUEUE)
+    arguments: dict[str, Any] = {
+        **quorum,
+        "x-dead-letter-exchange": dead_lettering.exchange,
+        "x-dead-letter-routing-key": HOUSEHOLDS_QUEUE,
+        "x-delivery-limit": dead_lettering.delivery_limit,
+    }
+    for attempt in range(2):
+        try:
+            return await channel.declare_queue(HOUSEHOLDS_QUEUE, durable=True, arguments=arguments)
+        except aio_pika.exceptions.ChannelPreconditionFailed:
+            await channel.reopen()
+            if attempt == 0:
+                # Another process may have replaced it meanwhile: declare once more first.
+                continue
+            log.warning("replacing the classic households queue of an earlier version")
+            # Only while nobody consumes from it: not a queue another process just made.
+            await channel.queue_delete(HOUSEHOLDS_QUEUE, if_unused=True)
+    return await channel.declare_queue(HOUSEHOLDS_QUEUE, durable=True, arguments=arguments)
+
+
+def deadline_header(now: float, timeout_seconds: float) -> dict[str, int]:
+    return {DEADLINE_HEADER: int((now + timeout_seconds) * 1000)}
+
+
+def past_deadline(headers: Any, now: float) -> bool:
+    """Whether a call's caller has stopped waiting for it (`now` in Unix seconds)."""
+    deadline = (headers or {}).get(DEADLINE_HEADER)
+    return isinstance(deadline, int) and now * 1000 > deadline
 
 
 @dataclass
@@ -197,8 +262,10 @@ class HouseholdServer:
         engine: WarmEngine[HouseholdCalculator],
         batcher: HouseholdBatcher,
         prefetch: int,
+        dead_lettering: DeadLettering = DEFAULT_DEAD_LETTERING,
     ) -> None:
         self._amqp_url = amqp_url
+        self._dead_lettering = dead_lettering
         self._engine = engine
         self._batcher = batcher
         self._prefetch = prefetch
@@ -216,8 +283,8 @@ class HouseholdServer:
         await self._engine.get()
         self._connection = await aio_pika.connect_robust(self._amqp_url)
         self._channel = await self._connection.channel()
+        queue = await declare_households_queue(self._channel, self._dead_lettering)
         await self._channel.set_qos(prefetch_count=self._prefetch)
-        queue = await declare_households_queue(self._channel)
         self._batcher.start()
         await queue.consume(self._on_message)
         self._consuming = True
@@ -242,6 +309,10 @@ class HouseholdServer:
         task.add_done_callback(self._answers.discard)
 
     async def _answer(self, message: AbstractIncomingMessage) -> None:
+        if past_deadline(message.headers, time.time()):
+            HOUSEHOLD_ANSWERS.labels("expired").inc()
+            await message.ack()
+            return
         engine = await self._engine.get()
         # A span in the caller's trace (its context travels in the message headers).
         with tracer().start_as_current_span(
