@@ -52,6 +52,7 @@ ApiKeyOption = Annotated[
     str | None, typer.Option("--api-key", envvar="FISCUS_API_KEY", help="API key")
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the raw JSON answer")]
+Named = Annotated[str, typer.Option()]
 
 
 class Connection:
@@ -156,10 +157,7 @@ def datasets_synthetic(
 
 @datasets.command("upload")
 def datasets_upload(
-    archive: Path,
-    name: Annotated[str, typer.Option()],
-    year: int | None = None,
-    as_json: AsJson = False,
+    archive: Path, name: Named, year: int | None = None, as_json: AsJson = False
 ) -> None:
     """Upload a zip of six per-entity Parquet (or CSV) files, or a PolicyEngine .h5 dataset."""
     with client() as fiscus:

@@ -81,7 +81,12 @@ def test_a_v1_economy_call_is_submitted_then_answers_fiscuss_report(stack: Runni
         assert (simulation["policy_id"], simulation["baseline_policy_id"]) == (policy_id, None)
         assert (simulation["year"], simulation["region"]) == (YEAR, "us")
 
-        for bad, word in (({"region": "atlantis"}, "region"), ({"time_period": "soon"}, "year")):
+        refusals = (
+            ({"region": "atlantis"}, "region"),
+            ({"time_period": "soon"}, "year"),
+            ({"target": "cliff"}, "cliff"),
+        )
+        for bad, word in refusals:
             refused = client.get(path, params={**params, **bad})
             assert refused.status_code == 400, refused.text
             assert refused.json()["status"] == "error" and word in refused.json()["message"]

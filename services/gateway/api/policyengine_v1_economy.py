@@ -62,6 +62,7 @@ def fiscus_region(region: str) -> str | None:
 
 Region = Annotated[str, Query(max_length=64)]
 Dataset = Annotated[str | None, Query(max_length=64)]
+Target = Annotated[str, Query(max_length=16)]
 
 
 @router.get(
@@ -76,7 +77,10 @@ async def economy(
     region: Region = "us",
     time_period: Annotated[str, Query(max_length=16)] = "",
     dataset: Dataset = None,
+    target: Target = "general",
 ) -> JSONResponse:
+    if target != "general":
+        return v1_bad_request("target=cliff (v1's cliff impacts) is not served yet")
     if not is_year(time_period):
         return v1_bad_request("time_period must be a year, such as 2026")
     wanted = _request(request, policy_id, baseline_policy_id, region, dataset)
@@ -101,7 +105,10 @@ async def budget_window(
     start_year: Annotated[str, Query(max_length=16)] = "",
     window_size: Annotated[int, Query(ge=1, le=75)] = 10,
     dataset: Dataset = None,
+    target: Target = "general",
 ) -> JSONResponse:
+    if target != "general":
+        return v1_bad_request("Budget-window calculations only support target=general")
     if not is_year(start_year):
         return v1_bad_request("start_year must be a year, such as 2026")
     wanted = _request(request, policy_id, baseline_policy_id, region, dataset)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
+import sqlalchemy as sa
 from pydantic import BaseModel, Field
 
 from shared.pagination import Page
@@ -92,3 +94,41 @@ class EndpointPage(Page[Endpoint]):
 
 class DeliveryPage(Page[Delivery]):
     """A page of deliveries, newest first."""
+
+
+def endpoint_of(row: sa.RowMapping) -> Endpoint:
+    return Endpoint(
+        id=row["id"],
+        url=row["url"],
+        event_types=list(row["event_types"]),
+        description=row["description"],
+        enabled=row["enabled"],
+        disabled_reason=row["disabled_reason"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def delivery_of(row: sa.RowMapping, attempt_rows: Sequence[Any] = ()) -> Delivery:
+    return Delivery(
+        id=row["id"],
+        endpoint_id=row["endpoint_id"],
+        event_id=row["event_id"],
+        event_type=row["event_type"],
+        status=row["status"],
+        attempt_count=row["attempts"],
+        next_attempt_at=row["next_attempt_at"] if row["status"] == "pending" else None,
+        redelivery_of=row["redelivery_of"],
+        created_at=row["created_at"],
+        attempts=[
+            Attempt(
+                attempted_at=a.attempted_at,
+                succeeded=a.succeeded,
+                status_code=a.status_code,
+                latency_ms=a.latency_ms,
+                response_excerpt=a.response_excerpt,
+                error=a.error,
+            )
+            for a in attempt_rows
+        ],
+    )

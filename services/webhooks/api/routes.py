@@ -7,7 +7,6 @@ belongs to the key that created it, and only that key (or an admin) sees it.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -16,7 +15,6 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response
 from contracts.envelope import CloudEvent
 from contracts.events.webhook.v1 import WebhookTest
 from services.webhooks.api.models import (
-    Attempt,
     Delivery,
     DeliveryPage,
     Endpoint,
@@ -25,6 +23,8 @@ from services.webhooks.api.models import (
     EndpointSecret,
     EndpointWithSecret,
     NewEndpoint,
+    delivery_of,
+    endpoint_of,
 )
 from services.webhooks.db.tables import attempts, deliveries, endpoints
 from services.webhooks.domain.endpoints import unknown_event_types
@@ -80,44 +80,6 @@ def writing_caller(
     if caller.role == "readonly":
         raise ProblemError(403, "Forbidden", "a read-only key cannot change webhooks")
     return caller
-
-
-def endpoint_of(row: sa.RowMapping) -> Endpoint:
-    return Endpoint(
-        id=row["id"],
-        url=row["url"],
-        event_types=list(row["event_types"]),
-        description=row["description"],
-        enabled=row["enabled"],
-        disabled_reason=row["disabled_reason"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-    )
-
-
-def delivery_of(row: sa.RowMapping, attempt_rows: Sequence[Any] = ()) -> Delivery:
-    return Delivery(
-        id=row["id"],
-        endpoint_id=row["endpoint_id"],
-        event_id=row["event_id"],
-        event_type=row["event_type"],
-        status=row["status"],
-        attempt_count=row["attempts"],
-        next_attempt_at=row["next_attempt_at"] if row["status"] == "pending" else None,
-        redelivery_of=row["redelivery_of"],
-        created_at=row["created_at"],
-        attempts=[
-            Attempt(
-                attempted_at=a.attempted_at,
-                succeeded=a.succeeded,
-                status_code=a.status_code,
-                latency_ms=a.latency_ms,
-                response_excerpt=a.response_excerpt,
-                error=a.error,
-            )
-            for a in attempt_rows
-        ],
-    )
 
 
 async def checked_url(url: str, request: Request) -> str:
