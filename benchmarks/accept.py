@@ -27,7 +27,7 @@ from benchmarks.stack import (
     admin_client,
     bench_stack,
 )
-from services.simulation.domain.simulations import STATE_CODES
+from shared.states import STATE_CODES
 from tests.reliability import percentile
 
 CTC = {"gov.irs.credits.ctc.amount.base[0].amount": {"2025-01-01.2100-12-31": 3000}}

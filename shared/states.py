@@ -13,3 +13,5 @@ POSTAL_CODE_BY_FIPS: dict[int, str] = {
 }  # fmt: skip
 
 FIPS_BY_POSTAL_CODE: dict[str, int] = {code: fips for fips, code in POSTAL_CODE_BY_FIPS.items()}
+# The states a simulation's region may name: policyengine-us models the 50 states and DC.
+STATE_CODES: frozenset[str] = frozenset(FIPS_BY_POSTAL_CODE) - {"PR"}

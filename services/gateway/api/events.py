@@ -18,6 +18,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response, StreamingResponse
 
 from services.gateway.api.guard import CurrentPrincipal, PublicRoute
+from services.gateway.api.upstream import on_behalf_of, send
 from services.gateway.domain.auth import Principal
 from services.gateway.domain.simulation_events import (
     HEARTBEAT,
@@ -26,9 +27,7 @@ from services.gateway.domain.simulation_events import (
     stream_preamble,
 )
 from services.gateway.handlers.simulation_events import SimulationEventFeed
-from shared.logs import request_id_var
-from shared.principals import PRINCIPAL_HEADER
-from shared.problems import PROBLEM_JSON, ProblemError, openapi_problem
+from shared.problems import PROBLEM_JSON, openapi_problem
 from shared.settings import Settings
 
 EVENT_STREAM = "text/event-stream"
@@ -68,24 +67,8 @@ async def current_state(
     settings: Settings = request.app.state.settings
     client: httpx.AsyncClient = request.app.state.http
     url = settings.service_url("simulation") + f"/api/v1/simulations/{quote(simulation_id, '')}"
-    headers = {
-        "accept": "application/json",
-        "x-request-id": request_id_var.get() or "",
-        PRINCIPAL_HEADER: f"{principal.key_id}:{principal.role}",
-    }
-    try:
-        answer = await client.get(url, headers=headers)
-    except httpx.TimeoutException as exc:
-        raise ProblemError(
-            504, "Gateway Timeout", "the simulation service did not answer in time"
-        ) from exc
-    except httpx.TransportError as exc:
-        raise ProblemError(
-            503,
-            "Service Unavailable",
-            "the simulation service is unreachable; try again shortly",
-            kind="unavailable",
-        ) from exc
+    headers = {"accept": "application/json", **on_behalf_of(principal)}
+    answer = await send(client, client.build_request("GET", url, headers=headers), "simulation")
     if answer.status_code != 200:
         return Response(
             answer.content,

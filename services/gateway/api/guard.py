@@ -26,6 +26,7 @@ from services.gateway.api.remembered import (
     remembered_headers,
     replay,
 )
+from services.gateway.api.simulation_quota import simulation_quota
 from services.gateway.api.tokens import TokenVerifier
 from services.gateway.db import audit as audit_log
 from services.gateway.db import idempotency as records
@@ -46,7 +47,6 @@ from services.gateway.domain.quota import (
     simulations_requested,
 )
 from services.gateway.domain.rate_limits import (
-    daily_quota,
     parse_rate_limit,
     rate_limit_headers,
     retry_after,
@@ -266,22 +266,18 @@ async def respond(request: Request, handle: Handler, principal: Principal) -> Re
 
 async def within_quota(request: Request, handle: Handler, principal: Principal) -> Response:
     """Run the route; a simulation request first checks, then counts, the daily quota."""
-    limiter = _limiter(request)
-    quota = principal.daily_simulation_quota
-    if quota is None:
-        quota = _settings(request).default_daily_simulation_quota
+    quota = simulation_quota(_limiter(request), principal, _settings(request))
     counted = request.method == "POST" and request.url.path in (SIMULATIONS_PATH, BATCH_PATH)
-    if limiter is None or quota is None or not counted:
+    if quota is None or not counted:
         return await handle(request)
-    item = daily_quota(quota)
-    state = await limited(limiter.peek(item, "simulations", principal.key_id))
+    state = await limited(quota.state())
     if state.remaining < simulations_requested(request.url.path, await request.body()):
         now = time.time()
         return problem_response(
             request,
             429,
             "Too Many Requests",
-            f"this API key may submit {quota} simulations per 24 hours",
+            quota.refusal,
             kind="quota-exhausted",
             headers={"Retry-After": retry_after(state, now)},
         )
@@ -290,10 +286,7 @@ async def within_quota(request: Request, handle: Handler, principal: Principal) 
     # equal simulation (200), does not use the quota up.
     accepted = accepted_simulations(request.url.path, response.status_code, response.headers)
     if accepted:
-        try:
-            await limiter.hit(item, "simulations", principal.key_id, cost=accepted)
-        except LimiterUnavailable as exc:
-            log.warning("simulations not counted against the quota: %s", exc)
+        await quota.count(accepted)
     return response
 
 

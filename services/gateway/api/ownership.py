@@ -13,8 +13,8 @@ from urllib.parse import quote
 
 import httpx
 
+from services.gateway.api.upstream import on_behalf_of
 from services.gateway.domain.auth import Principal
-from shared.principals import PRINCIPAL_HEADER
 from shared.problems import ProblemError, not_found
 from shared.settings import ServiceName, Settings
 
@@ -35,9 +35,7 @@ async def require_visible_simulation(
     """404 unless the caller sees the simulation; 503 when that cannot be known."""
     url = settings.service_url("simulation") + "/api/v1/simulations/" + quote(simulation_id, "")
     try:
-        answer = await client.get(
-            url, headers={PRINCIPAL_HEADER: f"{principal.key_id}:{principal.role}"}
-        )
+        answer = await client.get(url, headers=on_behalf_of(principal))
     except httpx.HTTPError as exc:
         raise ProblemError(
             503,

@@ -28,10 +28,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.background import BackgroundTask
 
 from services.gateway.api.guard import CurrentPrincipal, PublicRoute
-from services.gateway.api.upstream import send
+from services.gateway.api.upstream import on_behalf_of, send
 from services.gateway.domain.auth import Principal
-from shared.logs import request_id_var
-from shared.principals import PRINCIPAL_HEADER
 from shared.settings import ServiceName, Settings
 
 COUNTRY = "us"
@@ -81,30 +79,27 @@ def v1_error(answer: httpx.Response) -> JSONResponse:
     return JSONResponse(body, V1_STATUS.get(answer.status_code, answer.status_code))
 
 
-def on_behalf_of(principal: Principal) -> dict[str, str]:
-    """The headers that name the caller and the request to a service, as the proxy's do."""
-    return {
-        PRINCIPAL_HEADER: f"{principal.key_id}:{principal.role}",
-        "x-request-id": request_id_var.get() or "",
-    }
-
-
 async def internal(
     request: Request,
     principal: Principal,
     service: ServiceName,
     method: str,
     path: str,
+    *,
+    stream: bool = False,
+    headers: dict[str, str] | None = None,
     **kwargs: Any,
 ) -> httpx.Response:
     """A call to a Fiscus service on behalf of the caller, as the proxy would forward it."""
     settings: Settings = request.app.state.settings
     client: httpx.AsyncClient = request.app.state.http
-    headers = on_behalf_of(principal)
     call = client.build_request(
-        method, settings.service_url(service) + path, headers=headers, **kwargs
+        method,
+        settings.service_url(service) + path,
+        headers={**on_behalf_of(principal), **(headers or {})},
+        **kwargs,
     )
-    return await send(client, call, service, stream=False)
+    return await send(client, call, service, stream=stream)
 
 
 @router.post("/calculate", summary="PolicyEngine API v1: calculate a household")
@@ -172,16 +167,10 @@ def model_version() -> str:
 
 @router.get("/metadata", summary="PolicyEngine API v1: parameters, variables, entities, options")
 async def metadata(request: Request, principal: CurrentPrincipal) -> Response:
-    settings: Settings = request.app.state.settings
-    client: httpx.AsyncClient = request.app.state.http
-    headers = {
-        **on_behalf_of(principal),
-        "accept-encoding": request.headers.get("accept-encoding", ""),
-    }
-    upstream = client.build_request(
-        "GET", settings.service_url("policy") + "/us/metadata", headers=headers
+    encoding = {"accept-encoding": request.headers.get("accept-encoding", "")}
+    answer = await internal(
+        request, principal, "policy", "GET", "/us/metadata", stream=True, headers=encoding
     )
-    answer = await send(client, upstream, "policy", stream=True)
     if answer.status_code != 200:
         await answer.aread()
         await answer.aclose()

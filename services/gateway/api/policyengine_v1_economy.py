@@ -23,10 +23,10 @@ from fastapi.responses import JSONResponse
 
 from services.gateway.api.guard import CurrentPrincipal, PublicRoute, limited
 from services.gateway.api.policyengine_v1 import COUNTRY, internal, v1_error
+from services.gateway.api.simulation_quota import simulation_quota
 from services.gateway.domain.auth import Principal
-from services.gateway.domain.rate_limits import daily_quota
 from shared.settings import Settings
-from shared.states import FIPS_BY_POSTAL_CODE
+from shared.states import STATE_CODES
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +34,6 @@ CURRENT_LAW_ID = "2"
 DEFAULT_DATASETS = ("default", "enhanced_cps", "cps")
 IN_PROGRESS = ("queued", "running")
 REUSABLE = (*IN_PROGRESS, "completed")
-# The regions Fiscus simulates: the states and DC.
-STATE_CODES = frozenset(FIPS_BY_POSTAL_CODE) - {"PR"}
 
 router = APIRouter(
     prefix=f"/{COUNTRY}", tags=["policyengine-v1"], route_class=PublicRoute, include_in_schema=False
@@ -188,29 +186,16 @@ async def _submit(
 ) -> dict[str, Any] | JSONResponse:
     """Submit the simulation, within the caller's daily quota of new simulations."""
     settings: Settings = request.app.state.settings
-    limiter = request.app.state.limiter
-    quota = principal.daily_simulation_quota
-    if quota is None:
-        quota = settings.default_daily_simulation_quota
-    item = daily_quota(quota) if limiter is not None and quota is not None else None
-    if item is not None:
-        state = await limited(limiter.peek(item, "simulations", principal.key_id))
-        if state.remaining < 1:
-            return JSONResponse(
-                {
-                    "status": "error",
-                    "message": f"this API key may submit {quota} simulations per 24 hours",
-                    "result": None,
-                },
-                429,
-            )
+    quota = simulation_quota(request.app.state.limiter, principal, settings)
+    if quota is not None and (await limited(quota.state())).remaining < 1:
+        return JSONResponse({"status": "error", "message": quota.refusal, "result": None}, 429)
     answer = await internal(
         request, principal, "simulation", "POST", "/api/v1/simulations", json=wanted
     )
     if answer.status_code not in (200, 202):
         return v1_error(answer)
-    if answer.status_code == 202 and item is not None:
-        await limited(limiter.hit(item, "simulations", principal.key_id))
+    if answer.status_code == 202 and quota is not None:
+        await quota.count(1)
     created: dict[str, Any] = answer.json()
     return created
 
@@ -225,19 +210,34 @@ async def _state(
         left = progress.get("estimated_seconds_left")
         return v1_answer("computing", **extra, **({"average_time": left} if left else {}))
     if status != "completed":
-        error = simulation.get("error") or {}
-        reason = error.get("reason") or error.get("message") or status
-        return v1_answer("error", message=f"the simulation {status}: {reason}", **extra)
+        return v1_answer("error", message=failure_of(simulation), **extra)
+    report = await _report(request, principal, simulation_id)
+    if report is None:
+        return v1_answer("computing", **extra)
+    if isinstance(report, JSONResponse):
+        return report
+    return v1_answer("ok", report["report"], **extra)
+
+
+def failure_of(simulation: dict[str, Any]) -> str:
+    """Why a simulation did not complete, as v1's error message says it."""
+    status, error = simulation["status"], simulation.get("error") or {}
+    return f"the simulation {status}: {error.get('reason') or status}"
+
+
+async def _report(
+    request: Request, principal: Principal, simulation_id: str
+) -> dict[str, Any] | JSONResponse | None:
+    """A completed simulation's report; None while it is still being built."""
     report = await internal(
         request, principal, "aggregation", "GET", f"/api/v1/simulations/{simulation_id}/report"
     )
     if report.status_code == 404:
-        # Completed, its report still being built.
-        return v1_answer("computing", **extra)
+        return None
     if report.status_code != 200:
         return v1_error(report)
     body: dict[str, Any] = report.json()
-    return v1_answer("ok", body["report"], **extra)
+    return body
 
 
 async def _window_state(
@@ -265,17 +265,14 @@ async def _window_state(
         answer["message"] = f"{done} of {total} partitions calculated"
         return JSONResponse(answer)
     if status != "completed":
-        error = simulation.get("error") or {}
-        message = f"the simulation {status}: {error.get('reason') or status}"
+        message = failure_of(simulation)
         return JSONResponse({**answer, "status": "error", "message": message, "error": message})
-    report = await internal(
-        request, principal, "aggregation", "GET", f"/api/v1/simulations/{simulation_id}/report"
-    )
-    if report.status_code == 404:
+    report = await _report(request, principal, simulation_id)
+    if report is None:
         return JSONResponse({**answer, "progress": 99, "message": "the report is being built"})
-    if report.status_code != 200:
-        return v1_error(report)
-    window = report.json()["budget_window"]
+    if isinstance(report, JSONResponse):
+        return report
+    window = report["budget_window"]
     result = {
         "kind": "budgetWindow",
         "startYear": named[0],

@@ -14,9 +14,8 @@ from starlette.responses import Response, StreamingResponse
 
 from services.gateway.api.guard import CurrentPrincipal, PublicRoute
 from services.gateway.api.ownership import require_visible_simulation, simulation_of
-from services.gateway.api.upstream import send
+from services.gateway.api.upstream import on_behalf_of, send
 from services.gateway.domain.routing import owner_of
-from shared.logs import request_id_var
 from shared.problems import ProblemError
 from shared.settings import Settings
 
@@ -52,8 +51,7 @@ async def forward(path: str, request: Request, principal: CurrentPrincipal) -> R
     if simulation_id is not None:
         await require_visible_simulation(client, settings, principal, simulation_id)
     headers = {k: v for k, v in request.headers.items() if k.lower() in FORWARDED_REQUEST_HEADERS}
-    headers["x-request-id"] = request_id_var.get() or ""
-    headers["x-fiscus-principal"] = f"{principal.key_id}:{principal.role}"
+    headers.update(on_behalf_of(principal))
     upstream = client.build_request(
         request.method,
         settings.service_url(service) + quote(full_path, safe=PATH_SAFE),

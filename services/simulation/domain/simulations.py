@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from contracts.events.simulation.v1 import SimulationRequested
 from shared.pagination import Page
 from shared.problems import FieldError
-from shared.states import FIPS_BY_POSTAL_CODE
+from shared.states import STATE_CODES
 
 FIRST_YEAR = 2023
 LAST_YEAR = 2035
@@ -31,8 +31,6 @@ MAX_OUTPUTS = 32
 OUTPUT_NAME = re.compile(r"[a-z][a-z0-9_]{0,127}")
 ID_MAX_LENGTH = 64
 NATIONAL = "us"
-# policyengine-us models the 50 states and DC.
-STATE_CODES: frozenset[str] = frozenset(FIPS_BY_POSTAL_CODE) - {"PR"}
 
 
 class Status(StrEnum):
