@@ -34,6 +34,7 @@ from faststream.rabbit import (
     RabbitMessage,
     RabbitQueue,
 )
+from faststream.rabbit.schemas.queue import QuorumQueueArgs
 
 from contracts.envelope import CloudEvent
 from shared.instrumentation import consume_telemetry
@@ -89,16 +90,30 @@ def consumer_queue(settings: Settings, name: str, event_type: str) -> RabbitQueu
         queue_type=QueueType.QUORUM,
         durable=True,
         routing_key=event_type,
-        arguments={
-            "x-dead-letter-exchange": settings.dead_letter_exchange,
-            "x-dead-letter-routing-key": name,
-            "x-delivery-limit": settings.delivery_limit,
-        },
+        arguments=dead_letter_arguments(
+            name, settings.dead_letter_exchange, settings.delivery_limit
+        ),
     )
 
 
+def dead_letter_arguments(name: str, exchange: str, delivery_limit: int) -> QuorumQueueArgs:
+    """A quorum queue's arguments that send a message to `exchange`, under the queue's
+    name, once it has failed `delivery_limit` deliveries."""
+    return {
+        "x-dead-letter-exchange": exchange,
+        "x-dead-letter-routing-key": name,
+        "x-delivery-limit": delivery_limit,
+    }
+
+
+def dead_letter_queue_name(name: str) -> str:
+    return f"{name}.dlq"
+
+
 def dead_letter_queue(name: str) -> RabbitQueue:
-    return RabbitQueue(f"{name}.dlq", queue_type=QueueType.QUORUM, durable=True, routing_key=name)
+    return RabbitQueue(
+        dead_letter_queue_name(name), queue_type=QueueType.QUORUM, durable=True, routing_key=name
+    )
 
 
 async def decode_cloudevent(message: RabbitMessage) -> Any:

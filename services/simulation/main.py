@@ -85,10 +85,6 @@ def _declare_worker_queues(
     return declare
 
 
-def dead_lettering_of(settings: Settings) -> DeadLettering:
-    return DeadLettering(settings.dead_letter_exchange, settings.delivery_limit)
-
-
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The API process: simulations resource, dataset and policy projections."""
     settings = settings or get_settings()
@@ -113,7 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         POLICY_DELETIONS_QUEUE, PolicyDeleted.event_type, deletions.on_policy_deleted
     )
     calls = HouseholdCalls(
-        settings.amqp_url, settings.household_timeout_seconds, dead_lettering_of(settings)
+        settings.amqp_url, settings.household_timeout_seconds, DeadLettering.of(settings)
     )
     process.readiness_checks.append(("household_calls", calls.check))
     process.metric_refreshers.append(simulation_gauges(process.database))
@@ -239,7 +235,7 @@ def create_households_app(
         engine,
         batcher,
         2 * settings.household_batch_max,
-        dead_lettering_of(settings),
+        DeadLettering.of(settings),
     )
     process.readiness_checks.append(("engine", engine.check))
     process.readiness_checks.append(("households", server.check))

@@ -40,13 +40,15 @@ from services.simulation.domain.household_engine import HouseholdOutcome, Househ
 from services.simulation.domain.households import InvalidField
 from services.simulation.domain.systems import reform_hash
 from services.simulation.handlers.warm_engine import WarmEngine
+from shared.broker import dead_letter_arguments, dead_letter_queue_name
 from shared.metrics import HOUSEHOLD_ANSWERS, HOUSEHOLD_BATCH_SECONDS, HOUSEHOLD_BATCH_SIZE
+from shared.settings import Settings
 from shared.tracing import context_from, tracer
 
 log = logging.getLogger(__name__)
 
 HOUSEHOLDS_QUEUE = "simulation.households"
-HOUSEHOLDS_DEAD_LETTERS = f"{HOUSEHOLDS_QUEUE}.dlq"
+HOUSEHOLDS_DEAD_LETTERS = dead_letter_queue_name(HOUSEHOLDS_QUEUE)
 # Unix time in whole milliseconds: AMQP tables carry a Python float as a 32-bit one.
 DEADLINE_HEADER = "x-fiscus-deadline-ms"
 
@@ -68,12 +70,16 @@ class HouseholdCalculator(Protocol):
 class DeadLettering:
     """Where the queue sends a calculation after `delivery_limit` failed deliveries."""
 
-    exchange: str = "fiscus.dead-letter"
-    delivery_limit: int = 5
+    exchange: str
+    delivery_limit: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> DeadLettering:
+        return cls(settings.dead_letter_exchange, settings.delivery_limit)
 
 
-# Settings' defaults; processes pass theirs (services/simulation/main.py).
-DEFAULT_DEAD_LETTERING = DeadLettering()
+# The settings' defaults; processes pass their own (services/simulation/main.py).
+DEFAULT_DEAD_LETTERING = DeadLettering.of(Settings.model_construct())
 
 
 async def declare_households_queue(
@@ -94,11 +100,11 @@ async def declare_households_queue(
         HOUSEHOLDS_DEAD_LETTERS, durable=True, arguments=quorum
     )
     await dead_letters.bind(exchange, routing_key=HOUSEHOLDS_QUEUE)
-    arguments: dict[str, Any] = {
+    arguments = {
         **quorum,
-        "x-dead-letter-exchange": dead_lettering.exchange,
-        "x-dead-letter-routing-key": HOUSEHOLDS_QUEUE,
-        "x-delivery-limit": dead_lettering.delivery_limit,
+        **dead_letter_arguments(
+            HOUSEHOLDS_QUEUE, dead_lettering.exchange, dead_lettering.delivery_limit
+        ),
     }
     for attempt in range(2):
         try:
