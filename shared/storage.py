@@ -20,13 +20,18 @@ def join(root: str, *parts: str) -> str:
     return "/".join([root.rstrip("/"), *(p.strip("/") for p in parts)])
 
 
-def write_bytes(uri: str, data: bytes) -> None:
-    """Write a whole object; an existing object at `uri` is replaced."""
+def _open_for_writing(uri: str) -> Any:
+    """A new object at `uri` open for writing (its folder made); an existing one is replaced."""
     fs, path = filesystem(uri)
     parent = path.rsplit("/", 1)[0]
     if parent:
         fs.makedirs(parent, exist_ok=True)
-    with fs.open(path, "wb") as handle:
+    return fs.open(path, "wb")
+
+
+def write_bytes(uri: str, data: bytes) -> None:
+    """Write a whole object; an existing object at `uri` is replaced."""
+    with _open_for_writing(uri) as handle:
         handle.write(data)
 
 
@@ -64,12 +69,8 @@ def copy_in(uri: str, source: IO[bytes]) -> tuple[int, str]:
     """Copy a readable stream to `uri` from its start; its size and SHA-256."""
     digest = hashlib.sha256()
     size = 0
-    fs, path = filesystem(uri)
-    parent = path.rsplit("/", 1)[0]
-    if parent:
-        fs.makedirs(parent, exist_ok=True)
     source.seek(0)
-    with fs.open(path, "wb") as handle:
+    with _open_for_writing(uri) as handle:
         while chunk := source.read(CHUNK):
             digest.update(chunk)
             size += len(chunk)

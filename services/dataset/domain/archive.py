@@ -39,7 +39,6 @@ UNREADABLE_ZIP = (
 # A fixed timestamp keeps a dataset's download byte-identical from one request to the next.
 ENTRY_TIME = (1980, 1, 1, 0, 0, 0)
 PARQUET, CSV = "parquet", "csv"
-KINDS = (PARQUET, CSV)
 
 
 def entry_name(entity: str, kind: str = PARQUET) -> str:

@@ -14,6 +14,7 @@ from typing import IO, Literal
 
 from services.dataset.domain.archive import CSV, entry_name, read_population_archive
 from services.dataset.domain.frames import read_frames
+from services.dataset.domain.hdf5 import SIGNATURE as HDF5_SIGNATURE
 from services.dataset.domain.hdf5 import Hdf5Content, Layout, is_hdf5, read_hdf5
 from services.dataset.domain.summary import PopulationSummary, summarize
 from services.dataset.domain.synthetic import generate_population
@@ -88,7 +89,7 @@ def check_upload(
     A zip of Parquet files is kept byte for byte; CSV and HDF5 are converted to Parquet.
     `year` picks one year of a multi-year HDF5 file and must match a single-year one's.
     """
-    head = upload.read(len(b"\x89HDF\r\n\x1a\n"))
+    head = upload.read(len(HDF5_SIGNATURE))
     upload.seek(0)
     if is_hdf5(head):
         content = read_h5(upload, year=year, max_bytes=max_uncompressed_bytes)

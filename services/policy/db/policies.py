@@ -8,16 +8,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 
-from services.policy.db.tables import policies
+from services.policy.db.tables import PUBLIC_AND_LIVE, policies
 from shared.db import UnitOfWork
 from shared.pagination import Position
 from shared.principals import Caller
 from shared.sorting import NEWEST_FIRST, in_order
 
 PRIVATE, PUBLIC = "private", "public"
-# The partial unique index's predicate (db/tables.py): one live public policy per content;
-# written out, since ON CONFLICT infers the index only from a predicate without parameters.
-PUBLIC_AND_LIVE = sa.text("visibility = 'public' AND deleted_at IS NULL")
 
 
 async def insert_policy(
@@ -52,11 +49,7 @@ async def insert_policy(
 
 async def find_public_policy(uow: UnitOfWork, sha256: str) -> sa.RowMapping | None:
     """The live public policy with this content, if there is one."""
-    statement = sa.select(policies).where(
-        policies.c.sha256 == sha256,
-        policies.c.visibility == PUBLIC,
-        policies.c.deleted_at.is_(None),
-    )
+    statement = sa.select(policies).where(policies.c.sha256 == sha256, PUBLIC_AND_LIVE)
     return (await uow.execute(statement)).mappings().first()
 
 

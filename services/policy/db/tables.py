@@ -9,6 +9,10 @@ from shared.db import service_metadata
 
 metadata = service_metadata("policy")
 
+# Live public policies: the predicate of the index that keeps one per content. Written
+# out, since ON CONFLICT infers a partial index only from a predicate without parameters.
+PUBLIC_AND_LIVE = sa.text("visibility = 'public' AND deleted_at IS NULL")
+
 policies = sa.Table(
     "policies",
     metadata,
@@ -39,6 +43,6 @@ policies = sa.Table(
         "uq_policies_public_sha256",
         "sha256",
         unique=True,
-        postgresql_where=sa.text("visibility = 'public' AND deleted_at IS NULL"),
+        postgresql_where=PUBLIC_AND_LIVE,
     ),
 )
