@@ -21,16 +21,14 @@ import os
 import statistics
 import tempfile
 import time
-import zipfile
 from pathlib import Path
 
-import h5py
 import httpx
-import pandas as pd
 
 from benchmarks.stack import bench_stack
 from services.dataset.domain.synthetic import generate_population
-from shared.population import ENTITIES, Population, to_parquet_bytes
+from shared.population import Population
+from tests.population_files import csv_zip, parquet_zip, variable_arrays_h5
 
 STACK = {
     "gateway": ["services.gateway.main"],
@@ -48,22 +46,10 @@ def write_files(population: Population, folder: Path) -> dict[str, Path]:
         "h5-entity-tables": folder / "tables.h5",
         "h5-variable-arrays": folder / "arrays.h5",
     }
-    for kind, path in (("parquet", files["parquet-zip"]), ("csv", files["csv-zip"])):
-        with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            for entity in ENTITIES:
-                frame = population[entity]
-                data = to_parquet_bytes(frame) if kind == "parquet" else frame.to_csv(index=False)
-                archive.writestr(f"{entity}.{kind}", data)
+    files["parquet-zip"].write_bytes(parquet_zip(population))
+    files["csv-zip"].write_bytes(csv_zip(population))
     USSingleYearDataset(**population, time_period=2025).save(str(files["h5-entity-tables"]))
-    with h5py.File(files["h5-variable-arrays"], "w") as file:
-        for frame in population.values():
-            for column in frame.columns:
-                values = frame[column]
-                text = not (
-                    pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)
-                )
-                array = values.astype(str).to_numpy().astype("S") if text else values.to_numpy()
-                file.create_dataset(f"{column}/2025", data=array)
+    variable_arrays_h5(population, files["h5-variable-arrays"])
     return files
 
 

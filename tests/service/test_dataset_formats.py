@@ -18,14 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import numpy as np
 import pandas as pd
 import pytest
 
 from services.dataset.domain import variables
 from services.dataset.domain.synthetic import generate_population
 from services.simulation.domain.engine import PopulationEngine, SimulationResults
-from shared.population import ENTITIES, Population, read_population, to_parquet_bytes
+from shared.population import ENTITIES, Population, read_population
+from tests.population_files import csv_zip, parquet_zip, variable_arrays
 from tests.service.dataset_fixtures import PATH, admin, api, dataset_settings
 
 __all__ = ["admin", "api", "dataset_settings"]
@@ -40,22 +40,6 @@ HOUSEHOLDS = 30
 @pytest.fixture(scope="module")
 def generated() -> Population:
     return generate_population(HOUSEHOLDS, seed=11, year=YEAR)
-
-
-def parquet_zip(population: Population) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for entity in ENTITIES:
-            archive.writestr(f"{entity}.parquet", to_parquet_bytes(population[entity]))
-    return buffer.getvalue()
-
-
-def csv_zip(population: Population) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for entity in ENTITIES:
-            archive.writestr(f"{entity}.csv", population[entity].to_csv(index=False))
-    return buffer.getvalue()
 
 
 def single_year_h5(population: Population, folder: Path) -> bytes:
@@ -88,15 +72,7 @@ def variable_arrays_h5(population: Population, folder: Path) -> bytes:
         file_path = path
         time_period = YEAR
 
-    data: dict[str, dict[str, np.ndarray]] = {}
-    for frame in population.values():
-        for column in frame.columns:
-            values = frame[column]
-            is_text = not (
-                pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)
-            )
-            array = values.astype(str).to_numpy().astype("S") if is_text else values.to_numpy()
-            data[str(column)] = {str(YEAR): array}
+    data = {name: {str(YEAR): array} for name, array in variable_arrays(population).items()}
     Arrays().save_dataset(data)
     return path.read_bytes()
 

@@ -25,6 +25,7 @@ from services.dataset.domain.hdf5 import read_hdf5
 from services.dataset.domain.intake import check_upload
 from services.dataset.domain.synthetic import generate_population
 from shared.population import ENTITIES, Population
+from tests.population_files import variable_arrays_h5
 
 LIMIT = 50_000_000
 
@@ -46,19 +47,6 @@ def entity_tables(population: Population, path: Path, years: tuple[int, ...] = (
                 store.put(entity, population[entity], format="table", data_columns=True)
         if not years:
             store.put("_time_period", pd.Series([2025]), format="table")
-    return path.read_bytes()
-
-
-def variable_arrays(population: Population, path: Path, year: str | None = "2025") -> bytes:
-    with h5py.File(path, "w") as file:
-        for frame in population.values():
-            for column in frame.columns:
-                values = frame[column]
-                text = not pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(
-                    values
-                )
-                array = values.astype(str).to_numpy().astype("S") if text else values.to_numpy()
-                file.create_dataset(f"{column}/{year}" if year else str(column), data=array)
     return path.read_bytes()
 
 
@@ -106,12 +94,12 @@ def test_variable_arrays_are_read_by_each_variables_entity(
     population: Population, tmp_path: Path
 ) -> None:
     content = read_hdf5(
-        io.BytesIO(variable_arrays(population, tmp_path / "a.h5")), year=None, max_bytes=LIMIT
+        io.BytesIO(variable_arrays_h5(population, tmp_path / "a.h5")), year=None, max_bytes=LIMIT
     )
     assert (content.errors, content.layout, content.year) == ([], "h5-variable-arrays", 2025)
     assert_same(content.population, population)
     flat = read_hdf5(
-        io.BytesIO(variable_arrays(population, tmp_path / "f.h5", year=None)),
+        io.BytesIO(variable_arrays_h5(population, tmp_path / "f.h5", year=None)),
         year=2027,
         max_bytes=LIMIT,
     )
@@ -129,7 +117,7 @@ def test_check_upload_converts_an_hdf5_file_and_names_problems_where_they_are(
     assert checked.population is not None and checked.population.summary.households == 12
     unknown = {**population, "person": population["person"].assign(made_up_income=1.0)}
     refused = check_upload(
-        io.BytesIO(variable_arrays(unknown, tmp_path / "b.h5")), max_uncompressed_bytes=LIMIT
+        io.BytesIO(variable_arrays_h5(unknown, tmp_path / "b.h5")), max_uncompressed_bytes=LIMIT
     )
     assert [(e.field, e.message) for e in refused.errors] == [
         ("file", "arrays that are not policyengine-us variables: made_up_income")
@@ -234,7 +222,7 @@ def test_bytes_that_only_start_like_hdf5_are_refused(tmp_path: Path) -> None:
 def test_the_isolated_reader_reads_what_the_reader_reads(
     population: Population, tmp_path: Path
 ) -> None:
-    content = variable_arrays(population, tmp_path / "a.h5")
+    content = variable_arrays_h5(population, tmp_path / "a.h5")
     isolated = read_hdf5_isolated(io.BytesIO(content), year=None, max_bytes=LIMIT)
     assert (isolated.errors, isolated.layout, isolated.year) == ([], "h5-variable-arrays", 2025)
     assert_same(isolated.population, population)
@@ -265,7 +253,7 @@ def test_damaged_files_are_read_or_refused_never_raised(
 ) -> None:
     """Bytes flipped in the headers (the first 6 kB), the file perhaps cut short: in the
     child, under its limits, as uploads are read."""
-    sound = variable_arrays(population, tmp_path / "sound.h5")
+    sound = variable_arrays_h5(population, tmp_path / "sound.h5")
     damaged = bytearray(sound)
     chance = random.Random(seed)
     for _ in range(flips):
