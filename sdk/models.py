@@ -128,6 +128,13 @@ class Inequality(FiscusModel):
     top_1_pct_share: BaselineReform | None = None
 
 
+class BaselineCliff(FiscusModel):
+    """Income lost at tax-benefit cliffs, and the share of adults on one, under a policy."""
+
+    cliff_gap: float | None = None
+    cliff_share: float | None = None
+
+
 class ImpactReport(FiscusModel):
     """The report's sections, with PolicyEngine API v1's economy-output keys."""
 
@@ -137,6 +144,12 @@ class ImpactReport(FiscusModel):
     poverty: dict[str, dict[str, BaselineReform]] | None = None
     poverty_by_gender: dict[str, dict[str, BaselineReform]] | None = None
     intra_decile: dict[str, Any] | None = None
+    labor_supply_response: dict[str, Any] | None = None
+    # Only when the dataset gives net worth, district GEOIDs; with the cliff outputs.
+    wealth_decile: DecileImpact | None = None
+    intra_wealth_decile: dict[str, Any] | None = None
+    congressional_district_impact: dict[str, Any] | None = None
+    cliff_impact: dict[str, BaselineCliff] | None = None
 
 
 class Report(FiscusModel):

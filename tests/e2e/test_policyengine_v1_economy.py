@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from contracts.results.v1 import CLIFF_OUTPUTS
 from tests.reforms import CTC_REFORM
 from tests.stack import RunningStack
 
@@ -84,7 +85,7 @@ def test_a_v1_economy_call_is_submitted_then_answers_fiscuss_report(stack: Runni
         refusals = (
             ({"region": "atlantis"}, "region"),
             ({"time_period": "soon"}, "year"),
-            ({"target": "cliff"}, "cliff"),
+            ({"target": "wealth"}, "target"),
         )
         for bad, word in refusals:
             refused = client.get(path, params={**params, **bad})
@@ -92,6 +93,28 @@ def test_a_v1_economy_call_is_submitted_then_answers_fiscuss_report(stack: Runni
             assert refused.json()["status"] == "error" and word in refused.json()["message"]
         unnamed = client.get(path, params={"region": "us", "time_period": str(YEAR)})
         assert unnamed.status_code == 400 and "dataset" in unnamed.json()["message"]
+
+
+def test_a_v1_cliff_call_answers_the_reports_cliff_impact(stack: RunningStack) -> None:
+    with user_client(stack) as client:
+        dataset_id, policy_id = dataset_and_policy(client, households=6, seed=23)
+        path = f"/us/economy/{policy_id}/over/2"
+        params = {"region": "us", "time_period": str(YEAR), "dataset": dataset_id}
+
+        answers = poll(client, path, {**params, "target": "cliff"})
+        final = answers[-1]
+        assert final["status"] == "ok", final
+        simulation = client.get(f"/api/v1/simulations/{final['simulation_id']}").json()
+        assert simulation["outputs"] == list(CLIFF_OUTPUTS)
+        report = client.get(f"/api/v1/simulations/{final['simulation_id']}/report").json()
+        assert final["result"] == report["report"]["cliff_impact"]
+        for policy in ("baseline", "reform"):
+            assert set(final["result"][policy]) == {"cliff_gap", "cliff_share"}
+            assert final["result"][policy]["cliff_gap"] >= 0
+
+        # The general target is another simulation: one without the cliff outputs.
+        general = client.get(path, params=params).json()
+        assert general["simulation_id"] != final["simulation_id"]
 
 
 def test_a_v1_budget_window_answers_fiscuss_budget_window_in_v1s_keys(

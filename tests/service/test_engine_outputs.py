@@ -52,7 +52,18 @@ def test_outputs_follow_the_published_columns(results: SimulationResults) -> Non
     # snap is stored already: asked again, it is not repeated.
     extra = [column for column in extra if not column.endswith("_snap")]
     assert list(results.households.columns) == [*household_columns(), *extra]
-    assert list(results.people.columns) == [*person_columns(), "race"]
+    # A person's output is stored per person too.
+    per_person = [f"{policy}_is_medicaid_eligible" for policy in ("baseline", "reform")]
+    assert list(results.people.columns) == [*person_columns(), "race", *per_person]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("policy", ["baseline", "reform"])
+def test_person_outputs_are_policyengines_per_person(
+    results: SimulationResults, direct: dict[str, Any], policy: str
+) -> None:
+    expected = calculated(direct[policy], "is_medicaid_eligible", YEAR)
+    np.testing.assert_array_equal(results.people[f"{policy}_is_medicaid_eligible"], expected)
 
 
 @pytest.mark.slow

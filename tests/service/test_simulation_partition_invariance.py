@@ -1,8 +1,8 @@
 """Results do not depend on how a simulation is partitioned: to the bit.
 
-The real worker (planner, partitions, decile ranking over partitions) runs the real
-policyengine-us engine on a small synthetic population, once as one partition and
-once as several; every column of every household and person must be equal.
+The real worker (planner, partitions, income and wealth decile ranking over partitions)
+runs the real policyengine-us engine on a small synthetic population, once as one
+partition and once as several; every column of every household and person must be equal.
 """
 
 from __future__ import annotations
@@ -91,6 +91,11 @@ def stacked(completed: SimulationCompleted, name: str, key: str) -> pd.DataFrame
 async def inputs(migrated: Settings) -> AsyncIterator[tuple[str, str]]:
     """A synthetic population and the CTC reform, registered in the projections."""
     generated = generate_population(HOUSEHOLDS, seed=7, year=YEAR)
+    # Wealth (whose deciles are ranked over the whole population too) and districts.
+    rng = np.random.default_rng(7)
+    household = generated["household"]
+    household["net_worth"] = np.round(rng.lognormal(11, 1.5, HOUSEHOLDS))
+    household["congressional_district_geoid"] = household["state_fips"] * 100 + 1
     dataset_id, policy_id = f"ds-{uuid.uuid4().hex[:12]}", f"pol-{uuid.uuid4().hex[:12]}"
     uri = storage.join(migrated.resolved_storage_url, "datasets", dataset_id)
     write_population(uri, {entity: to_parquet_bytes(generated[entity]) for entity in ENTITIES})
@@ -136,8 +141,9 @@ async def test_results_are_identical_for_any_partition_count_and_region_rows_too
                 one[column].to_numpy(), several[column].to_numpy(), err_msg=column
             )
     # The deciles were ranked over the whole population, not per partition.
-    deciles = stacked(split, "households.parquet", "household_id")["household_income_decile"]
-    assert set(deciles) - {-1} == set(range(1, 11))
+    split_households = stacked(split, "households.parquet", "household_id")
+    assert set(split_households["household_income_decile"]) - {-1} == set(range(1, 11))
+    assert set(split_households["household_wealth_decile"]) == set(range(1, 11))
 
     # A region is its states' households, computed alone: the same values as in the whole.
     households = stacked(whole, "households.parquet", "household_id")

@@ -39,6 +39,11 @@ def test_result_files_may_carry_outputs_and_race_after_the_contracts_columns() -
     outputs = ["baseline_aca_ptc", "reform_aca_ptc"]
     check_columns(HOUSEHOLDS_FILE, pd.DataFrame(columns=[*household_columns(), *outputs]))
     check_columns(PEOPLE_FILE, pd.DataFrame(columns=[*person_columns(), "race"]))
+    check_columns(
+        PEOPLE_FILE, pd.DataFrame(columns=[*person_columns(), "race", "reform_cliff_gap"])
+    )
+    wealth = ["household_net_worth", "household_wealth_decile", "congressional_district_geoid"]
+    check_columns(HOUSEHOLDS_FILE, pd.DataFrame(columns=[*household_columns(), *wealth, *outputs]))
     with pytest.raises(ResultShapeError, match="unexpected"):
         check_columns(PEOPLE_FILE, pd.DataFrame(columns=[*person_columns(), "county"]))
     with pytest.raises(ResultShapeError, match="unexpected"):

@@ -7,7 +7,13 @@ import pandas as pd
 import pytest
 from microdf import MicroSeries  # type: ignore[import-untyped]
 
-from services.simulation.domain.deciles import deciles_in_dataset_order, income_deciles
+from services.simulation.domain.deciles import (
+    DECILE,
+    WEALTH_DECILE,
+    deciles_in_dataset_order,
+    income_deciles,
+    wealth_deciles,
+)
 from services.simulation.domain.partitions import (
     NoHouseholds,
     PartitionCosts,
@@ -195,7 +201,39 @@ def test_deciles_over_shuffled_partitions_equal_those_of_the_whole() -> None:
 
     deciles = deciles_in_dataset_order(shuffled, whole["household_id"].to_numpy())
 
-    np.testing.assert_array_equal(deciles, expected[order])
+    assert list(deciles) == [DECILE]
+    np.testing.assert_array_equal(deciles[DECILE], expected[order])
+
+
+def with_net_worth(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    # Debts (negative), ties at zero and a long right tail, as survey wealth has.
+    worth = np.where(rng.random(len(frame)) < 0.15, 0.0, rng.lognormal(11, 1.5, len(frame)))
+    worth[rng.random(len(frame)) < 0.1] *= -0.2
+    return frame.assign(household_net_worth=worth.astype(np.float32))
+
+
+@pytest.mark.filterwarnings("ignore:Accessing .values on a MicroSeries")
+def test_wealth_deciles_follow_v1s_formula() -> None:
+    frame = with_net_worth(households(500, seed=3), seed=4)
+
+    deciles = wealth_deciles(frame)
+
+    weights = frame["household_weight"].to_numpy() * frame["household_count_people"].to_numpy()
+    ranked = MicroSeries(frame["household_net_worth"].to_numpy(), weights=weights).decile_rank()
+    np.testing.assert_array_equal(deciles, ranked.clip(1, 10).astype(int).values)
+    assert set(np.unique(deciles)) <= set(range(1, 11))
+
+
+def test_wealth_deciles_over_shuffled_partitions_equal_those_of_the_whole() -> None:
+    whole = with_net_worth(households(500, seed=5), seed=6)
+    order = np.random.default_rng(7).permutation(len(whole))
+    shuffled = whole.iloc[order].reset_index(drop=True)
+
+    deciles = deciles_in_dataset_order(shuffled, whole["household_id"].to_numpy())
+
+    np.testing.assert_array_equal(deciles[WEALTH_DECILE], wealth_deciles(whole)[order])
+    np.testing.assert_array_equal(deciles[DECILE], income_deciles(whole)[order])
 
 
 def test_deciles_refuse_households_the_dataset_does_not_hold() -> None:

@@ -13,12 +13,21 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from contracts.results.v1 import PROGRAM_VARIABLES, policy_column
+from contracts.results.v1 import (
+    CLIFF_OUTPUTS,
+    LABOR_SUPPLY_HOUSEHOLD_VARIABLES,
+    LABOR_SUPPLY_PERSON_VARIABLES,
+    OPTIONAL_HOUSEHOLD_KEYS,
+    PROGRAM_VARIABLES,
+    policy_column,
+)
 
 Floats = npt.NDArray[np.float64]
 Number = float | None
 
 POLICIES: tuple[str, ...] = ("baseline", "reform")
+INCOME_DECILE = "household_income_decile"
+WEALTH_DECILE = "household_wealth_decile"
 
 # Columns every report needs.
 HOUSEHOLD_COLUMNS: tuple[str, ...] = (
@@ -47,13 +56,27 @@ PERSON_COLUMNS: tuple[str, ...] = (
         for variable in ("in_poverty", "in_deep_poverty")
     ),
 )
-# Columns a report uses when the results have them (older results, datasets without race).
+# Columns a report uses when the results have them (older results, datasets without race,
+# wealth or districts, runs without labour-supply responses or cliffs).
 OPTIONAL_HOUSEHOLD_COLUMNS: tuple[str, ...] = (
     "household_id",
     "state_code",
-    *(policy_column(policy, variable) for policy in POLICIES for variable in PROGRAM_VARIABLES),
+    *OPTIONAL_HOUSEHOLD_KEYS,
+    *(
+        policy_column(policy, variable)
+        for policy in POLICIES
+        for variable in (*PROGRAM_VARIABLES, *LABOR_SUPPLY_HOUSEHOLD_VARIABLES)
+    ),
 )
-OPTIONAL_PERSON_COLUMNS: tuple[str, ...] = ("person_id", "race")
+OPTIONAL_PERSON_COLUMNS: tuple[str, ...] = (
+    "person_id",
+    "race",
+    *(
+        policy_column(policy, variable)
+        for policy in POLICIES
+        for variable in (*LABOR_SUPPLY_PERSON_VARIABLES, *CLIFF_OUTPUTS)
+    ),
+)
 
 
 class ResultsError(ValueError):
@@ -82,9 +105,10 @@ def net_income(households: pd.DataFrame, policy: str) -> Floats:
     return values(households, policy, "household_net_income")
 
 
-def deciles(households: pd.DataFrame) -> npt.NDArray[np.int64]:
-    """The baseline income decile of each household (-1: negative net income)."""
-    return households["household_income_decile"].to_numpy(dtype=np.int64)
+def deciles(households: pd.DataFrame, column: str = INCOME_DECILE) -> npt.NDArray[np.int64]:
+    """The baseline income decile of each household (-1: negative net income), or the
+    decile `column` names."""
+    return households[column].to_numpy(dtype=np.int64)
 
 
 def people_weight(households: pd.DataFrame) -> Floats:

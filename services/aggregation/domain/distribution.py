@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from services.aggregation.domain.columns import (
+    INCOME_DECILE,
     Floats,
     Number,
     deciles,
@@ -38,9 +39,12 @@ def relative_change(households: pd.DataFrame) -> Floats:
     return (net_income(households, "reform") - baseline) / np.maximum(baseline, 1.0)
 
 
-def decile_impact(households: pd.DataFrame) -> dict[str, dict[str, Number]]:
-    """v1's `decile`: per baseline decile present (negative incomes left out)."""
-    decile = deciles(households)
+def decile_impact(
+    households: pd.DataFrame, column: str = INCOME_DECILE
+) -> dict[str, dict[str, Number]]:
+    """v1's `decile` (or `wealth_decile` by the wealth decile `column`): per baseline decile
+    present (negative incomes left out)."""
+    decile = deciles(households, column)
     ranked = decile >= 0
     decile = decile[ranked]
     weight = floats(households["household_weight"])[ranked]
@@ -56,11 +60,12 @@ def decile_impact(households: pd.DataFrame) -> dict[str, dict[str, Number]]:
     return {"relative": relative, "average": average}
 
 
-def intra_decile_impact(households: pd.DataFrame) -> dict[str, Any]:
-    """v1's `intra_decile`: shares of people per change bucket, per decile 1..10 and `all`."""
+def intra_decile_impact(households: pd.DataFrame, column: str = INCOME_DECILE) -> dict[str, Any]:
+    """v1's `intra_decile` (or `intra_wealth_decile` by the wealth decile `column`): shares
+    of people per change bucket, per decile 1..10 and `all`."""
     change = relative_change(households)
     people = people_weight(households)
-    decile = deciles(households)
+    decile = deciles(households, column)
     by_decile: dict[str, list[float]] = {}
     for label, lower, upper in INTRA_DECILE_BUCKETS:
         in_bucket = (change > lower) & (change <= upper)

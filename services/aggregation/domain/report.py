@@ -42,6 +42,14 @@ intra_decile — per decile 1..10 the share of people (w·n) whose c falls in
     (-∞,-5%], (-5%,-0.1%], (-0.1%,0.1%], (0.1%,5%], (5%,∞), 0 for an empty decile;
     `all` is the plain mean of the ten decile shares, as v1
 
+wealth_decile, intra_wealth_decile — only when households carry `household_wealth_decile`
+    (datasets giving `net_worth`): decile and intra_decile by v1's wealth decile instead
+    of the income decile (no household is left out: wealth deciles are 1..10)
+
+labor_supply_response — domain.labour_supply; congressional_district_impact — only with
+    district GEOIDs, domain.districts; cliff_impact — only with the cliff outputs,
+    domain.cliff
+
 state_impact (not in v1) — per state_code: households Σw, people Σw·n, the four budget
     impacts, net_income_change Σw·Δ, average_household_net_income_change Σw·Δ/Σw,
     relative_net_income_change Σw·Δ/Σw·b, winners_share and losers_share: people
@@ -65,10 +73,12 @@ import pandas as pd
 
 from contracts.results.v1 import policy_column
 from services.aggregation.domain.budget import budget_impact, budget_window, detailed_budget
+from services.aggregation.domain.cliff import cliff_impact
 from services.aggregation.domain.columns import (
     HOUSEHOLD_COLUMNS,
     PERSON_COLUMNS,
     POLICIES,
+    WEALTH_DECILE,
     ResultsError,
     floats,
     people_weight,
@@ -80,7 +90,9 @@ from services.aggregation.domain.distribution import (
     distribution_summary,
     intra_decile_impact,
 )
+from services.aggregation.domain.districts import congressional_district_impact
 from services.aggregation.domain.inequality import inequality_impact
+from services.aggregation.domain.labour_supply import labor_supply_response
 from services.aggregation.domain.poverty import poverty_by_gender, poverty_by_race, poverty_impact
 from services.aggregation.domain.states import state_impact
 
@@ -120,6 +132,16 @@ def build_report(households: pd.DataFrame, people: pd.DataFrame) -> Report:
     }
     if "race" in people.columns:
         report["poverty_by_race"] = poverty_by_race(people)
+    if WEALTH_DECILE in households.columns:
+        report["wealth_decile"] = decile_impact(households, WEALTH_DECILE)
+        report["intra_wealth_decile"] = intra_decile_impact(households, WEALTH_DECILE)
+    report["labor_supply_response"] = labor_supply_response(households, people)
+    districts = congressional_district_impact(households)
+    if districts is not None:
+        report["congressional_district_impact"] = districts
+    cliffs = cliff_impact(people)
+    if cliffs is not None:
+        report["cliff_impact"] = cliffs
     if "state_code" in households.columns:
         report["state_impact"] = state_impact(households)
     return report

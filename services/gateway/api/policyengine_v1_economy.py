@@ -6,7 +6,8 @@ caller's simulation of that request (the same dataset, policies, year and region
 failed or cancelled) and answers from its state; when there is none, the call submits
 it, against the caller's daily simulation quota as `POST /api/v1/simulations` is. Once
 the simulation is complete, `result` is its report, which already uses v1's economy
-output keys (README, The impact report).
+output keys (README, The impact report). With `target=cliff` the simulation also asks
+for the cliff outputs and `result` is the report's `cliff_impact`, v1's cliff answer.
 
 What v1 names differently: `dataset` is a Fiscus dataset id (v1's `enhanced_cps` and
 `default` mean the deployment's `FISCUS_V1_DEFAULT_DATASET_ID`); policy ids are Fiscus's,
@@ -21,6 +22,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
+from contracts.results.v1 import CLIFF_OUTPUTS
 from services.gateway.api.guard import CurrentPrincipal, PublicRoute, limited
 from services.gateway.api.policyengine_v1 import COUNTRY, internal, v1_error
 from services.gateway.api.simulation_quota import simulation_quota
@@ -34,6 +36,8 @@ CURRENT_LAW_ID = "2"
 DEFAULT_DATASETS = ("default", "enhanced_cps", "cps")
 IN_PROGRESS = ("queued", "running")
 REUSABLE = (*IN_PROGRESS, "completed")
+CLIFF = "cliff"
+TARGETS = ("general", CLIFF)
 
 router = APIRouter(
     prefix=f"/{COUNTRY}", tags=["policyengine-v1"], route_class=PublicRoute, include_in_schema=False
@@ -77,17 +81,22 @@ async def economy(
     dataset: Dataset = None,
     target: Target = "general",
 ) -> JSONResponse:
-    if target != "general":
-        return v1_bad_request("target=cliff (v1's cliff impacts) is not served yet")
+    if target not in TARGETS:
+        return v1_bad_request("target must be `general` or `cliff`")
     if not is_year(time_period):
         return v1_bad_request("time_period must be a year, such as 2026")
     wanted = _request(request, policy_id, baseline_policy_id, region, dataset)
     if isinstance(wanted, JSONResponse):
         return wanted
-    simulation = await _found_or_submitted(request, principal, {**wanted, "year": int(time_period)})
+    wanted["year"] = int(time_period)
+    if target == CLIFF:
+        # v1's cliff target is a run of its own: here, the same simulation with the cliff
+        # outputs, whose report carries `cliff_impact` (v1's `{baseline, reform}` result).
+        wanted["outputs"] = list(CLIFF_OUTPUTS)
+    simulation = await _found_or_submitted(request, principal, wanted)
     if isinstance(simulation, JSONResponse):
         return simulation
-    return await _state(request, principal, simulation)
+    return await _state(request, principal, simulation, "cliff_impact" if target == CLIFF else None)
 
 
 @router.get(
@@ -174,6 +183,7 @@ async def _existing(
             item.get("baseline_policy_id") == wanted.get("baseline_policy_id")
             and item.get("region") == wanted["region"]
             and item.get("years", years) == years
+            and (item.get("outputs") or []) == wanted.get("outputs", [])
         )
         if same and item["status"] in REUSABLE:
             found: dict[str, Any] = item
@@ -201,8 +211,9 @@ async def _submit(
 
 
 async def _state(
-    request: Request, principal: Principal, simulation: dict[str, Any]
+    request: Request, principal: Principal, simulation: dict[str, Any], section: str | None
 ) -> JSONResponse:
+    """v1's answer for a simulation: computing, error, or its report (or one `section`)."""
     status, simulation_id = simulation["status"], simulation["id"]
     extra = {"simulation_id": simulation_id}
     if status in IN_PROGRESS:
@@ -216,7 +227,8 @@ async def _state(
         return v1_answer("computing", **extra)
     if isinstance(report, JSONResponse):
         return report
-    return v1_answer("ok", report["report"], **extra)
+    result = report["report"] if section is None else report["report"].get(section)
+    return v1_answer("ok", result, **extra)
 
 
 def failure_of(simulation: dict[str, Any]) -> str:

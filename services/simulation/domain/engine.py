@@ -44,31 +44,41 @@ import numpy as np
 import pandas as pd
 
 from contracts.results.v1 import (
-    HOUSEHOLD_KEYS,
+    DISTRICT_INPUT,
     HOUSEHOLD_VARIABLES,
+    OPTIONAL_HOUSEHOLD_KEYS,
     OPTIONAL_PERSON_KEYS,
     PERSON_VARIABLES,
     POLICIES,
+    WEALTH_INPUT,
     household_columns,
     person_columns,
     policy_column,
 )
 from services.simulation.domain import baselines, reform_arm
 from services.simulation.domain.baselines import BaselineStore
+from services.simulation.domain.deciles import WEALTH, WEALTH_DECILE, wealth_deciles
 from services.simulation.domain.dependencies import DependencyTracer, record_scale_reads
+from services.simulation.domain.outputs import (
+    ExtraColumns,
+    UnknownOutputs,
+    check_outputs,
+    extra_columns,
+)
 from services.simulation.domain.reform_arm import ReformArm
 from services.simulation.domain.systems import Reform, TaxBenefitSystems
 from shared.population import ENTITIES, GROUP_ENTITIES, Population
 
 # policyengine-us computes `race` from `cps_race` and `is_hispanic`, or takes it as given.
 RACE_INPUTS = frozenset({"race", "cps_race"})
+# Zero in an arm whose labour supply does not respond, as v1 reports them, instead of
+# measuring responses policyengine-us would multiply by zero elasticities.
+LSR_EFFECTS = frozenset({"income_elasticity_lsr", "substitution_elasticity_lsr"})
 
 
 CALCULATED = "calculated"
 
-
-class UnknownOutputs(ValueError):
-    """A requested output is not a policyengine-us variable Fiscus can store per household."""
+__all__ = ["PopulationEngine", "SimulationResults", "UnknownOutputs"]
 
 
 @dataclass(frozen=True)
@@ -162,42 +172,28 @@ class PopulationEngine:
         is calculated. People carry `race` when the population gives it or its inputs.
         """
         extra = self.check_outputs(outputs)
+        columns = extra_columns(self.systems.current_law.variables, extra, reform, baseline)
         households, people, arm, source = self._calculate(
-            population, year, reform, baseline, extra, baseline_key
+            population, year, reform, baseline, columns, baseline_key
         )
         # The simulations are garbage now, in reference cycles: free them before the next run.
         gc.collect()
-        extra_columns = [policy_column(p, v) for p in POLICIES for v in extra]
-        race = [key for key in OPTIONAL_PERSON_KEYS if key in people]
+        household_keys = [key for key in OPTIONAL_HOUSEHOLD_KEYS if key in households]
+        person_keys = [key for key in OPTIONAL_PERSON_KEYS if key in people]
+        household_extra = [policy_column(p, v) for p in POLICIES for v in columns.households]
+        person_extra = [policy_column(p, v) for p in POLICIES for v in columns.people]
         return SimulationResults(
-            households=pd.DataFrame(households, columns=[*household_columns(), *extra_columns]),
-            people=pd.DataFrame(people, columns=[*person_columns(), *race]),
+            households=pd.DataFrame(
+                households, columns=[*household_columns(), *household_keys, *household_extra]
+            ),
+            people=pd.DataFrame(people, columns=[*person_columns(), *person_keys, *person_extra]),
             reform_arm=arm,
             baseline_source=source,
         )
 
     def check_outputs(self, outputs: Sequence[str]) -> list[str]:
-        """The extra outputs not already stored, in order; UnknownOutputs if any is unknown
-        or cannot be summed to a household."""
-        variables = self.systems.current_law.variables
-        unknown = sorted({name for name in outputs if name not in variables})
-        if unknown:
-            raise UnknownOutputs(f"unknown policyengine-us variables: {', '.join(unknown)}")
-        unsummable = sorted(
-            {
-                name
-                for name in outputs
-                if variables[name].value_type not in (float, int, bool)
-                and variables[name].entity.key != "household"
-            }
-        )
-        if unsummable:
-            raise UnknownOutputs(
-                "outputs must be numbers or household variables (a person's or unit's "
-                f"category cannot be summed to a household): {', '.join(unsummable)}"
-            )
-        stored = set(HOUSEHOLD_KEYS) | set(HOUSEHOLD_VARIABLES)
-        return list(dict.fromkeys(name for name in outputs if name not in stored))
+        """The extra outputs not already stored, in order (`domain.outputs`)."""
+        return check_outputs(self.systems.current_law.variables, outputs)
 
     def _calculate(
         self,
@@ -205,7 +201,7 @@ class PopulationEngine:
         year: int,
         reform: Reform,
         baseline: Reform | None,
-        outputs: Sequence[str],
+        outputs: ExtraColumns,
         baseline_key: str | None,
     ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], ReformArm, str]:
         dataset = self._dataset_class(**policyengine_frames(population), time_period=year)
@@ -232,7 +228,7 @@ class PopulationEngine:
             baseline_simulation.tracer = tracer
             # Prime the parameter tree with this tracer, not the one `trace` made.
             baseline_simulation._isolate_parameter_tracing()
-        households = self._household_keys(baseline_simulation, year)
+        households = self._household_keys(baseline_simulation, year, population)
         people = self._person_keys(baseline_simulation, year)
         self._policy_values(households, people, "baseline", baseline_simulation, year, outputs)
         if RACE_INPUTS & set(population["person"].columns):
@@ -260,7 +256,7 @@ class PopulationEngine:
         policy: str,
         simulation: Any,
         year: int,
-        outputs: Sequence[str],
+        outputs: ExtraColumns,
     ) -> None:
         for variable in HOUSEHOLD_VARIABLES:
             # Some are not household variables (household_state_income_tax is a
@@ -272,13 +268,28 @@ class PopulationEngine:
             people[policy_column(policy, variable)] = self._values(
                 simulation, variable, year, map_to="person"
             )
-        for variable in outputs:
-            households[policy_column(policy, variable)] = self._output(simulation, variable, year)
+        responds = bool(
+            LSR_EFFECTS & {*outputs.households, *outputs.people}
+            and np.any(self._values(simulation, "employment_income_behavioral_response", year))
+        )
+        for variable in outputs.households:
+            households[policy_column(policy, variable)] = self._output(
+                simulation, variable, year, responds, "household"
+            )
+        for variable in outputs.people:
+            people[policy_column(policy, variable)] = self._output(
+                simulation, variable, year, responds, "person"
+            )
 
-    def _output(self, simulation: Any, variable: str, year: int) -> np.ndarray:
+    def _output(
+        self, simulation: Any, variable: str, year: int, responds: bool, entity: str
+    ) -> np.ndarray:
         definition = simulation.tax_benefit_system.variables[variable]
+        if variable in LSR_EFFECTS and not responds:
+            size = simulation.populations[entity].count
+            return np.zeros(size, dtype=definition.dtype)
         if definition.value_type in (float, int, bool):
-            return self._values(simulation, variable, year, map_to="household")
+            return self._values(simulation, variable, year, map_to=entity)
         values: np.ndarray = np.asarray(
             simulation.calculate(variable, year, decode_enums=True, use_weights=False)
         ).astype(str)
@@ -324,15 +335,24 @@ class PopulationEngine:
         )
         return values
 
-    def _household_keys(self, simulation: Any, year: int) -> dict[str, np.ndarray]:
+    def _household_keys(
+        self, simulation: Any, year: int, population: Population
+    ) -> dict[str, np.ndarray]:
         state_code = simulation.calculate("state_code", year, decode_enums=True, use_weights=False)
-        return {
+        keys = {
             "household_id": self._values(simulation, "household_id", year),
             "household_weight": self._values(simulation, "household_weight", year),
             "household_count_people": self._values(simulation, "household_count_people", year),
             "state_code": np.asarray(state_code).astype(str),
             "household_income_decile": self._values(simulation, "household_income_decile", year),
         }
+        given = set(population["household"].columns)
+        if WEALTH_INPUT in given:
+            keys[WEALTH] = self._values(simulation, WEALTH_INPUT, year)
+            keys[WEALTH_DECILE] = wealth_deciles(pd.DataFrame(keys))
+        if DISTRICT_INPUT in given:
+            keys[DISTRICT_INPUT] = self._values(simulation, DISTRICT_INPUT, year)
+        return keys
 
     def _person_keys(self, simulation: Any, year: int) -> dict[str, np.ndarray]:
         return {

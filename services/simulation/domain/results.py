@@ -11,6 +11,7 @@ import pandas as pd
 from contracts.events.simulation.v1 import ResultFile
 from contracts.results.v1 import (
     HOUSEHOLDS_FILE,
+    OPTIONAL_HOUSEHOLD_KEYS,
     OPTIONAL_PERSON_KEYS,
     PEOPLE_FILE,
     POLICIES,
@@ -60,10 +61,10 @@ def check_columns(name: str, frame: pd.DataFrame) -> None:
 
 
 def _optional(name: str, column: str) -> bool:
-    """Columns the engine may add after the contract's: extra outputs per policy, `race`."""
-    if name == PEOPLE_FILE:
-        return column in OPTIONAL_PERSON_KEYS
-    return column.startswith(tuple(f"{policy}_" for policy in POLICIES))
+    """Columns the engine may add after the contract's: optional keys, extra columns per
+    policy."""
+    keys = OPTIONAL_PERSON_KEYS if name == PEOPLE_FILE else OPTIONAL_HOUSEHOLD_KEYS
+    return column in keys or column.startswith(tuple(f"{policy}_" for policy in POLICIES))
 
 
 @dataclass(frozen=True)

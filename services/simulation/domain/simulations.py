@@ -127,9 +127,11 @@ class SimulationRequest(BaseModel):
     outputs: list[str] = Field(
         default=[],
         max_length=MAX_OUTPUTS,
-        description="Extra policyengine-us variables to store per household and policy, for "
-        "custom aggregates and the raw results. Names are checked against the model by the "
-        "worker: an unknown one fails the simulation, naming it.",
+        description="Extra policyengine-us variables to store per household and policy (a "
+        "person's also per person), for custom aggregates and the raw results; "
+        "`cliff_gap`, `is_on_cliff` and `is_adult` together add the report's `cliff_impact`. "
+        "Names are checked against the model by the worker: an unknown one fails the "
+        "simulation, naming it.",
     )
 
     @field_validator("outputs")

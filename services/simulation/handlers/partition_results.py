@@ -29,7 +29,7 @@ from services.simulation.adapters.baselines import remove_dataset_baselines
 from services.simulation.db import partitions as partition_store
 from services.simulation.db import projections
 from services.simulation.db import simulations as store
-from services.simulation.domain.deciles import DECILE, deciles_in_dataset_order
+from services.simulation.domain.deciles import deciles_in_dataset_order
 from services.simulation.domain.partitions import PartitionJob
 from services.simulation.domain.results import StoredResult, partition_root
 from services.simulation.domain.simulations import is_finished, paths_of, progress_of
@@ -229,7 +229,8 @@ def rank_deciles(
     rewritten: list[list[dict[str, Any]]] = []
     start = 0
     for records, frame, uri in zip(partitions, frames, uris, strict=True):
-        frame[DECILE] = deciles[start : start + len(frame)]
+        for column, ranked in deciles.items():
+            frame[column] = ranked[start : start + len(frame)]
         start += len(frame)
         data = to_parquet_bytes(frame)
         storage.write_bytes(uri, data)
