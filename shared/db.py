@@ -35,6 +35,9 @@ def service_metadata(schema: str) -> sa.MetaData:
         "outbox",
         metadata,
         sa.Column("id", sa.String(64), primary_key=True),
+        # The order events were written in, also within one transaction (where
+        # `created_at`, the transaction's start, is the same): the relay publishes by it.
+        sa.Column("sequence", sa.BigInteger, sa.Identity(), nullable=False),
         sa.Column("event_type", sa.String(128), nullable=False),
         sa.Column("envelope", pg.JSONB, nullable=False),
         sa.Column("headers", pg.JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
@@ -44,7 +47,7 @@ def service_metadata(schema: str) -> sa.MetaData:
         sa.Column("sent_at", sa.DateTime(timezone=True)),
         sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
         sa.Column("last_error", sa.Text),
-        sa.Index("ix_outbox_unsent", "created_at", postgresql_where=sa.text("sent_at IS NULL")),
+        sa.Index("ix_outbox_unsent", "sequence", postgresql_where=sa.text("sent_at IS NULL")),
     )
     sa.Table(
         "inbox",

@@ -1,7 +1,10 @@
 """The outbox relay: publishes committed outbox rows to RabbitMQ.
 
-A row is marked sent only after the broker confirmed it. Rows are claimed with
-`FOR UPDATE SKIP LOCKED`, so any number of relays can run over one outbox. While
+A row is marked sent only after the broker confirmed it. Events go out in the order they
+were written (the outbox's `sequence`), those of one transaction included, so that a
+consumer never sees a simulation's last progress after its completion: any number of
+relays can run over one outbox, but one at a time (a transaction-scoped advisory lock
+per outbox), each publishing its batch in sequence order. While
 the broker is unreachable the relay keeps retrying with a capped backoff; events
 wait in Postgres meanwhile.
 """
@@ -54,6 +57,7 @@ class OutboxRelay:
         self._channel: AbstractChannel | None = None
         self._exchange: AbstractExchange | None = None
         self._wake = asyncio.Event()
+        self._lock_name = f"fiscus.outbox.{database.outbox.schema}"
 
     def wake(self) -> None:
         """Ask the relay to look at the outbox now rather than at its next poll."""
@@ -88,13 +92,17 @@ class OutboxRelay:
         """Publish one batch of unsent rows; returns how many were confirmed."""
         outbox = self._database.outbox
         async with self._database.engine.connect() as connection, connection.begin():
+            # Another relay of this outbox publishing now would interleave its batch with
+            # this one's: wait for it to finish (its batch is then marked sent).
+            await connection.execute(
+                sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(self._lock_name)))
+            )
             rows = (
                 await connection.execute(
                     sa.select(outbox.c.id, outbox.c.event_type, outbox.c.envelope, outbox.c.headers)
                     .where(outbox.c.sent_at.is_(None))
-                    .order_by(outbox.c.created_at, outbox.c.id)
+                    .order_by(outbox.c.sequence)
                     .limit(self._batch_size)
-                    .with_for_update(skip_locked=True)
                 )
             ).all()
             if not rows:
