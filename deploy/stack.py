@@ -1,8 +1,9 @@
 """Run the Fiscus stack as local processes: `up`, `down`, `status`.
 
 Reads deploy/Procfile, starts each process in its own session with its log under
-var/log/, records pids under var/run/, and (for `up`) returns once the gateway's
-/readyz answers 200. `down` stops every process it started.
+var/log/, records pids under var/run/, starts the supervisor (deploy/supervisor.py),
+which starts again any process that exits, and (for `up`) returns once the gateway's
+/readyz answers 200. `down` stops the supervisor, then every process it started.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ ROOT = Path(__file__).resolve().parent.parent
 PROCFILE = ROOT / "deploy" / "Procfile"
 
 
-def read_procfile(path: Path = PROCFILE) -> dict[str, str]:
+def read_procfile(path: Path | None = None) -> dict[str, str]:
+    """The processes of `path`, by default FISCUS_PROCFILE or deploy/Procfile."""
+    path = path or Path(os.environ.get("FISCUS_PROCFILE") or PROCFILE)
     processes: dict[str, str] = {}
     for line in path.read_text().splitlines():
         line = line.strip()
@@ -110,7 +113,7 @@ def process_env(name: str) -> dict[str, str]:
     return env
 
 
-def _pid_file(var: Path, name: str) -> Path:
+def pid_file(var: Path, name: str) -> Path:
     return var / "run" / f"{name}.pid"
 
 
@@ -132,9 +135,9 @@ def alive(pid: int) -> bool:
 def running(var: Path) -> dict[str, int]:
     found: dict[str, int] = {}
     for name in stack_processes():
-        pid_file = _pid_file(var, name)
-        if pid_file.exists():
-            pid = int(pid_file.read_text())
+        recorded = pid_file(var, name)
+        if recorded.exists():
+            pid = int(recorded.read_text())
             if alive(pid):
                 found[name] = pid
     return found
@@ -154,22 +157,49 @@ def up(var: Path, ready_urls: list[str], timeout: float) -> None:
         if name in already:
             print(f"  {name:12} already running (pid {already[name]})")
             continue
-        log = var / "log" / f"{name}.log"
-        if uses_engine(name) and WARM_PARENT in processes:
-            wait_warm_parent(var, deadline)
-            pid = fork_from_warm_parent(var, name, command, log)
-            how = "forked"
-        else:
-            if name == WARM_PARENT:
-                # A new warm parent never finds the last one's socket.
-                warm_parent_socket(var).unlink(missing_ok=True)
-                command = command.format(socket=warm_parent_socket(var))
-            pid = start_process(name, command.split(), log)
-            how = "started"
-        _pid_file(var, name).write_text(str(pid))
-        print(f"  {name:12} {how} (pid {pid}), log {log}")
+        pid, how = launch(var, name, command, deadline, WARM_PARENT in processes)
+        print(f"  {name:12} {how} (pid {pid}), log {var / 'log' / f'{name}.log'}")
+    if supervised():
+        start_supervisor(var)
     for url in ready_urls:
         wait_ready(url, deadline, var)
+
+
+def launch(var: Path, name: str, command: str, deadline: float, warm: bool) -> tuple[int, str]:
+    """Start one stack process (forked from the warm parent when there is one and it runs
+    policyengine-us) and record its pid; the pid and how it was started."""
+    log = var / "log" / f"{name}.log"
+    if uses_engine(name) and warm:
+        wait_warm_parent(var, deadline)
+        pid, how = fork_from_warm_parent(var, name, command, log), "forked"
+    else:
+        if name == WARM_PARENT:
+            # A new warm parent never finds the last one's socket.
+            warm_parent_socket(var).unlink(missing_ok=True)
+            command = command.format(socket=warm_parent_socket(var))
+        pid, how = start_process(name, command.split(), log), "started"
+    pid_file(var, name).write_text(str(pid))
+    return pid, how
+
+
+SUPERVISOR = "supervisor"
+
+
+def supervised() -> bool:
+    """Whether `up` starts the supervisor (deploy/supervisor.py): FISCUS_STACK_SUPERVISE,
+    on by default; the test stacks turn it off, their chaos tests decide when a process
+    comes back."""
+    return os.environ.get("FISCUS_STACK_SUPERVISE", "1").lower() not in ("0", "false", "no")
+
+
+def start_supervisor(var: Path) -> None:
+    recorded = pid_file(var, SUPERVISOR)
+    if recorded.exists() and alive(int(recorded.read_text())):
+        return
+    command = f"python deploy/supervisor.py --var {var}"
+    pid = start_process(SUPERVISOR, command.split(), var / "log" / f"{SUPERVISOR}.log")
+    recorded.write_text(str(pid))
+    print(f"  {SUPERVISOR:12} started (pid {pid}): starts again any process that exits")
 
 
 def start_process(name: str, argv: list[str], log_path: Path) -> int:
@@ -241,6 +271,13 @@ def wait_ready(url: str, deadline: float, var: Path) -> None:
 
 
 def down(var: Path) -> None:
+    # The supervisor first: nothing may come back while the stack stops.
+    supervisor = pid_file(var, SUPERVISOR)
+    if supervisor.exists():
+        pid = int(supervisor.read_text())
+        if alive(pid):
+            stop({SUPERVISOR: pid})
+        supervisor.unlink(missing_ok=True)
     procs = running(var)
     # The warm parent last: it reaps the processes it forked.
     for group in (
@@ -249,7 +286,7 @@ def down(var: Path) -> None:
     ):
         stop(group)
     for name in stack_processes():
-        _pid_file(var, name).unlink(missing_ok=True)
+        pid_file(var, name).unlink(missing_ok=True)
     warm_parent_socket(var).unlink(missing_ok=True)
 
 

@@ -102,6 +102,9 @@ def stack_environment(settings: Settings, admin_key: str, port_base: int) -> dic
         FISCUS_REDIS_KEY_PREFIX=f"fiscus-test-{port_base}",
         # The tests' webhook receivers listen on loopback.
         FISCUS_WEBHOOKS_ALLOW_PRIVATE="true",
+        # The chaos tests decide when a killed process comes back (tests/chaos/observers.py);
+        # the stack's own supervisor is tested alone (tests/service/test_stack_supervisor.py).
+        FISCUS_STACK_SUPERVISE="0",
     )
 
 
