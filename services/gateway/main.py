@@ -18,6 +18,7 @@ from services.gateway.api import (
     policyengine_v1,
     policyengine_v1_economy,
     proxy,
+    web,
 )
 from services.gateway.api import events as simulation_events
 from services.gateway.api.limiter import KeyLimiter
@@ -115,6 +116,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(simulation_events.router)
     app.include_router(policyengine_v1.router)
     app.include_router(policyengine_v1_economy.router)
+    app.include_router(web.router)
     app.include_router(proxy.router)
 
     @app.get("/docs", include_in_schema=False)

@@ -119,3 +119,30 @@ def test_an_invalid_reform_is_refused(engine: HouseholdEngine) -> None:
     )
     assert outcome.status == 422
     assert outcome.errors[0] == InvalidField("policy", outcome.errors[0].message)
+
+
+def test_axes_give_each_instance_its_values_along_the_axis(engine: HouseholdEngine) -> None:
+    """As v1: with `axes`, each value is the instance's list over the axis points, in
+    policyengine-core's layout (every instance once per point)."""
+    from tests.direct_policyengine import direct_household
+
+    asked = {
+        "people": {"you": {"age": {"2026": 35}}, "kid": {"age": {"2026": 4}}},
+        "tax_units": {"tu": {"members": ["you", "kid"]}},
+        "households": {"home": {"members": ["you", "kid"], "state_code": {"2026": "CA"}}},
+        "axes": [
+            [{"name": "employment_income", "period": "2026", "min": 0, "max": 80_000, "count": 5}]
+        ],
+    }
+    variables = ["household_net_income", "employment_income", "eitc"]
+    (outcome,) = engine.calculate([HouseholdRequest(copy.deepcopy(asked), variables)], None)
+    assert outcome.household is not None, outcome.errors
+    people = outcome.household["people"]
+    assert people["you"]["employment_income"]["2026"] == [0, 20_000, 40_000, 60_000, 80_000]
+    assert people["kid"]["employment_income"]["2026"] == [0] * 5
+    direct = direct_household(copy.deepcopy(asked))
+    net = direct.calculate("household_net_income", "2026").reshape((-1, 1)).T[0].tolist()
+    assert outcome.household["households"]["home"]["household_net_income"]["2026"] == net
+    eitc = outcome.household["tax_units"]["tu"]["eitc"]["2026"]
+    assert eitc == direct.calculate("eitc", "2026").tolist()
+    assert len(set(eitc)) > 1

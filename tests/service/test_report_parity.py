@@ -33,10 +33,12 @@ pytestmark = pytest.mark.slow
 YEAR = 2025
 FOREVER = "2025-01-01.2100-12-31"
 CTC: dict[str, dict[str, Any]] = {"gov.irs.credits.ctc.amount.base[0].amount": {FOREVER: 3000}}
-# An income effect only: a substitution effect measures marginal rates, a branch per adult.
+# A higher rate in the third bracket changes net incomes and marginal wages, so both the
+# income and the substitution effects respond.
 LABOUR_SUPPLY: dict[str, dict[str, Any]] = {
-    **CTC,
+    "gov.irs.income.bracket.rates.3": {FOREVER: 0.27},
     "gov.simulation.labor_supply_responses.elasticities.income": {FOREVER: -0.05},
+    "gov.simulation.labor_supply_responses.elasticities.substitution.all": {FOREVER: 0.25},
 }
 
 
@@ -101,8 +103,9 @@ def test_labour_supply_columns_are_policyengines(
 ) -> None:
     reform = responses_direct["reform"]
     people, households = responses.people, responses.households
-    assert np.any(direct(reform, "income_elasticity_lsr") != 0), "nothing responded"
-    for variable in ("income_elasticity_lsr", "weekly_hours_worked"):
+    for effect in ("income_elasticity_lsr", "substitution_elasticity_lsr"):
+        assert np.any(direct(reform, effect) != 0), f"no {effect}"
+    for variable in ("income_elasticity_lsr", "substitution_elasticity_lsr", "weekly_hours_worked"):
         np.testing.assert_array_equal(
             people[f"reform_{variable}"], calculated(reform, variable, YEAR)
         )
@@ -122,33 +125,48 @@ def test_labor_supply_response_is_v1s_from_direct_arrays(
     baseline, reform = responses_direct["baseline"], responses_direct["reform"]
     person_weight = direct(baseline, "person_weight")
     weight = direct(baseline, "household_weight")
-    income_lsr = float(person_weight @ direct(reform, "income_elasticity_lsr"))
-    income = direct(reform, "income_elasticity_lsr", "household")
+    # Current law has no response (v1 reports zeros for it): the reform's values are the change.
+    changes = {
+        kind: direct(reform, f"{kind}_elasticity_lsr", "household")
+        for kind in ("income", "substitution")
+    }
     earnings = direct(baseline, "employment_income", "household") + direct(
         baseline, "self_employment_income", "household"
     )
-    original = earnings - income
+    original = earnings - changes["income"] - changes["substitution"]
     decile = direct(baseline, "household_income_decile").astype(int)
+    totals = {
+        kind: float(person_weight @ direct(reform, f"{kind}_elasticity_lsr"))
+        for kind in ("income", "substitution")
+    }
 
-    assert close(section["income_lsr"], income_lsr)
-    assert section["substitution_lsr"] == 0.0
-    assert close(section["total_change"], income_lsr)
-    assert close(section["relative_lsr"]["income"], (weight @ income) / (weight @ original))
-    for d in np.unique(decile):
-        members = decile == d
-        average = (weight[members] @ income[members]) / weight[members].sum()
-        scale = float(np.abs(weight[members] * income[members]).sum() / weight[members].sum())
-        assert close(section["decile"]["average"]["income"][str(d)], average, scale)
-        if d > 0:
-            relative = (weight[members] @ income[members]) / (weight[members] @ original[members])
-            assert close(section["decile"]["relative"]["income"][str(d)], relative, 1e-3)
+    assert close(section["income_lsr"], totals["income"])
+    assert close(section["substitution_lsr"], totals["substitution"])
+    assert close(section["total_change"], totals["income"] + totals["substitution"])
+    for kind, change in changes.items():
+        assert close(section["relative_lsr"][kind], (weight @ change) / (weight @ original))
+        for d in np.unique(decile):
+            members = decile == d
+            average = (weight[members] @ change[members]) / weight[members].sum()
+            scale = float(np.abs(weight[members] * change[members]).sum() / weight[members].sum())
+            assert close(section["decile"]["average"][kind][str(d)], average, scale)
+            if d > 0:
+                relative = (weight[members] @ change[members]) / (
+                    weight[members] @ original[members]
+                )
+                assert close(section["decile"]["relative"][kind][str(d)], relative, 1e-3)
     hours = {p: float(person_weight @ direct(s, "weekly_hours_worked")) for p, s in
              (("baseline", baseline), ("reform", reform))}  # fmt: skip
     assert hours["baseline"] > 0
     assert close(section["hours"]["baseline"], hours["baseline"])
     assert close(section["hours"]["reform"], hours["reform"])
-    effect = "weekly_hours_worked_behavioural_response_income_elasticity"
-    assert close(section["hours"]["income_effect"], float(person_weight @ direct(reform, effect)))
+    for kind in ("income", "substitution"):
+        effect = f"weekly_hours_worked_behavioural_response_{kind}_elasticity"
+        assert close(
+            section["hours"][f"{kind}_effect"],
+            float(person_weight @ direct(reform, effect)),
+            hours["baseline"],
+        )
 
 
 def test_wealth_deciles_are_v1s_from_direct_arrays(
@@ -182,7 +200,18 @@ def test_wealth_deciles_are_v1s_from_direct_arrays(
             gained / weight[members].sum(),
             scale / weight[members].sum(),
         )
-    assert set(report["intra_wealth_decile"]["deciles"]) == set(report["intra_decile"]["deciles"])
+    # intra_wealth_decile: shares of people (w·n) by v1's relative change bucket.
+    change = (r - b) / np.maximum(b, 1)
+    buckets = ((-np.inf, -0.05), (-0.05, -1e-3), (-1e-3, 1e-3), (1e-3, 0.05), (0.05, np.inf))
+    intra = report["intra_wealth_decile"]["deciles"]
+    for (lower, upper), shares in zip(buckets, intra.values(), strict=True):
+        in_bucket = (change > lower) & (change <= upper)
+        for d in range(1, 11):
+            everyone = (weight * people)[decile == d].sum()
+            expected = (
+                (weight * people)[(decile == d) & in_bucket].sum() / everyone if everyone else 0
+            )
+            assert close(shares[d - 1], expected)
 
 
 def test_district_impact_is_from_direct_arrays(

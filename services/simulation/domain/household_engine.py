@@ -21,6 +21,7 @@ from datetime import date
 from typing import Any, Protocol
 
 from services.simulation.domain.households import (
+    AXES,
     ENTITIES,
     MEMBERS,
     PERSONS,
@@ -234,7 +235,13 @@ class HouseholdEngine:
                     except Exception as exc:
                         raise CalculationFailed(wanted, exc) from exc
                 position = situation.positions[wanted.entity][(index, wanted.instance)]
-                values[wanted] = arrays[key][position]
+                if AXES in calculation.household:
+                    # policyengine-core repeats the instances once per point of the axes
+                    # (all of them, then all again): v1 answers the instance's list.
+                    instances = len(situation.situation[wanted.entity])
+                    values[wanted] = arrays[key][position::instances]
+                else:
+                    values[wanted] = arrays[key][position]
             found.append(values)
         return found
 

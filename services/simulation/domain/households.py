@@ -295,6 +295,9 @@ def merged(households: Sequence[Mapping[str, Any]]) -> MergedSituation:
                     copied[MEMBERS] = [prefixed(index, p) for p in instance.get(MEMBERS, [])]
                 positions[plural][(index, instance_id)] = len(situation[plural])
                 situation[plural][prefixed(index, instance_id)] = copied
+    if len(households) == 1 and AXES in households[0]:
+        # A household with axes is calculated alone; they name variables and periods.
+        situation[AXES] = copy.deepcopy(households[0][AXES])
     return MergedSituation(situation, positions)
 
 

@@ -1,0 +1,231 @@
+"""The page (services/gateway/web) in a real browser: Debian's Chromium driven by
+Playwright against the whole stack.
+
+What a user sees must be what the API answers: the household calculator's numbers are
+compared with `POST /api/v1/households/calculate` replayed with the very body the page
+sent. The page must pass axe-core's checks, work by keyboard and at phone width, keep
+the key out of addresses and logs, and load under its strict Content-Security-Policy
+with no violation. Screenshots go to var/screenshots/.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.reforms import CTC_REFORM
+from tests.stack import RunningStack
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "var" / "screenshots"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CALCULATE = "/api/v1/households/calculate"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), "Debian's chromium is missing: `make tools` installs it"
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="module")
+def user_key(stack: RunningStack) -> str:
+    created = httpx.post(
+        f"{stack.gateway_url}/api/v1/keys",
+        json={"name": "web page", "role": "user"},
+        headers={"Authorization": f"Bearer {stack.admin_key}"},
+    )
+    assert created.status_code == 201, created.text
+    secret: str = created.json()["secret"]
+    return secret
+
+
+@pytest.fixture(scope="module")
+def policy(stack: RunningStack, user_key: str) -> dict[str, Any]:
+    stored = httpx.post(
+        f"{stack.gateway_url}/api/v1/policies",
+        json={"name": "CTC of $3,000 (web page)", "data": CTC_REFORM},
+        headers={"Authorization": f"Bearer {user_key}"},
+    )
+    assert stored.status_code in (200, 201), stored.text
+    found: dict[str, Any] = stored.json()
+    return found
+
+
+class Page:
+    """A browser tab on the stack's page, recording console errors and API calls."""
+
+    def __init__(self, browser: Any, stack: RunningStack, width: int = 1280) -> None:
+        self.tab = browser.new_page(viewport={"width": width, "height": 900})
+        self.errors: list[str] = []
+        self.calls: list[tuple[str, Any]] = []
+        self.tab.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.tab.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.tab.on("request", self._record)
+        self.tab.goto(stack.gateway_url + "/")
+
+    def _record(self, request: Any) -> None:
+        if request.url.endswith(CALCULATE):
+            self.calls.append((request.url, json.loads(request.post_data or "null")))
+
+    def enter_key(self, key: str) -> None:
+        self.tab.get_by_label("API key", exact=True).fill(key)
+        self.tab.keyboard.press("Enter")
+        self.tab.wait_for_selector("#household:not([hidden])")
+
+    def screenshot(self, name: str) -> None:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        self.tab.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+    def violations(self) -> list[str]:
+        from axe_playwright_python.sync_playwright import Axe
+
+        results = Axe().run(self.tab)
+        return [f"{v['id']}: {v['help']}" for v in results.response["violations"]]
+
+
+def test_the_page_is_served_small_and_under_a_strict_policy(stack: RunningStack) -> None:
+    with httpx.Client(base_url=stack.gateway_url) as client:
+        page = client.get("/")
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        policy = page.headers["content-security-policy"]
+        assert "script-src 'self'" in policy and "default-src 'none'" in policy
+        assert "unsafe" not in policy and "frame-ancestors 'none'" in policy
+        assert page.headers["x-content-type-options"] == "nosniff"
+        assets = ["app.js", "api.js", "household.js", "chart.js", "app.css"]
+        sizes = [len(page.content)]
+        for name in assets:
+            answer = client.get(f"/web/{name}")
+            assert answer.status_code == 200, name
+            assert answer.headers["content-security-policy"] == policy
+            sizes.append(len(answer.content))
+        assert sum(sizes) < 200_000
+        for missing in ("/web/nothing.js", "/web/..%2Fapi%2Fweb.py", "/web/index.html"):
+            refused = client.get(missing)
+            assert refused.status_code == 404, missing
+            assert refused.headers["content-type"].startswith("application/problem+json")
+
+
+def test_a_wrong_key_is_refused_and_the_right_one_kept_for_the_tab(
+    stack: RunningStack, browser: Any, user_key: str
+) -> None:
+    page = Page(browser, stack)
+    assert page.violations() == []
+    page.screenshot("key")
+    page.tab.get_by_label("API key", exact=True).fill("fk_not_a_key")
+    page.tab.get_by_role("button", name="Continue").click()
+    page.tab.wait_for_selector("#key-error:has-text('does not know')")
+    assert page.tab.is_hidden("#household")
+
+    page.enter_key(user_key)
+    assert user_key not in page.tab.url
+    stored = page.tab.evaluate("sessionStorage.getItem('fiscus.apiKey')")
+    assert stored == user_key
+    assert page.tab.evaluate("localStorage.length") == 0
+    page.tab.reload()
+    page.tab.wait_for_selector("#household:not([hidden])")
+    page.tab.get_by_role("button", name="Forget the API key").click()
+    assert page.tab.is_visible("#key-section")
+    assert page.tab.evaluate("sessionStorage.getItem('fiscus.apiKey')") is None
+    assert page.errors == [] or all("401" in e for e in page.errors), page.errors
+    assert user_key not in stack.log("gateway")
+
+
+def test_the_household_calculator_shows_what_the_api_answers(
+    stack: RunningStack, browser: Any, user_key: str, policy: dict[str, Any]
+) -> None:
+    page = Page(browser, stack)
+    page.enter_key(user_key)
+    tab = page.tab
+    tab.wait_for_selector(f"#policy option[value='{policy['id']}']", state="attached")
+    tab.get_by_label("State", exact=True).select_option("TX")
+    tab.get_by_label("Filing status", exact=True).select_option("JOINT")
+    tab.get_by_label("Your employment income ($ a year)", exact=True).fill("40000")
+    tab.get_by_label("Spouse's age", exact=True).fill("33")
+    tab.get_by_label("Spouse's employment income ($ a year)", exact=True).fill("12000")
+    tab.get_by_label("Number of children", exact=True).select_option("2")
+    tab.get_by_label("Child 1's age", exact=True).fill("4")
+    tab.get_by_label("Child 2's age", exact=True).fill("9")
+    tab.get_by_label("Compare current law with", exact=True).select_option(policy["id"])
+    # By keyboard: focus the button and press Enter.
+    tab.get_by_role("button", name="Calculate").focus()
+    tab.keyboard.press("Enter")
+    tab.wait_for_selector("#household-status:text-is('Calculated.')", timeout=120_000)
+    assert page.errors == []
+
+    # The page's first two calls: current law, then the reform, for the household asked.
+    (_, baseline_body), (_, reform_body) = page.calls[:2]
+    household = baseline_body["household"]
+    assert reform_body == {"household": household, "policy_id": policy["id"]}
+    assert household["tax_units"]["tax_unit"]["filing_status"] == {"2026": "JOINT"}
+    assert household["households"]["household"]["state_code"] == {"2026": "TX"}
+    assert len(household["people"]) == 4
+    headers = {"Authorization": f"Bearer {user_key}"}
+    with httpx.Client(base_url=stack.gateway_url, headers=headers, timeout=60) as client:
+        answers = {
+            "baseline": client.post(CALCULATE, json=baseline_body).json()["household"],
+            "reform": client.post(CALCULATE, json=reform_body).json()["household"],
+        }
+    rows = tab.eval_on_selector_all(
+        "#household-results tbody tr",
+        """rows => rows.map(row => ({variable: row.dataset.variable,
+            cells: [...row.querySelectorAll('td')].map(c => ({policy: c.dataset.policy,
+            value: Number(c.dataset.value), text: c.textContent}))}))""",
+    )
+    assert len(rows) >= 10
+    for row in rows:
+        variable = row["variable"]
+        shown = {cell["policy"]: cell for cell in row["cells"]}
+        for policy_name in ("baseline", "reform"):
+            expected = value_of(answers[policy_name], variable)
+            assert shown[policy_name]["value"] == expected, (variable, policy_name)
+        assert shown["baseline"]["text"].startswith(("$", "-$")), shown
+    ctc = next(row for row in rows if row["variable"] == "ctc")
+    change = next(cell for cell in ctc["cells"] if cell["policy"] == "change")
+    assert change["value"] > 0  # the reform raises the child tax credit
+
+    # The chart: net income along the first adult's earnings, one line per policy.
+    lines = tab.eval_on_selector_all(
+        "#household-chart polyline", "lines => lines.map(l => l.getAttribute('points'))"
+    )
+    assert len(lines) == 2 and all(len(points.split()) == 41 for points in lines)
+    axis_body = page.calls[2][1]
+    assert axis_body["household"]["axes"][0][0]["name"] == "employment_income"
+    assert tab.get_attribute("#household-chart-download", "href").startswith("blob:")
+    assert page.violations() == []
+    page.screenshot("household")
+
+    tab.set_viewport_size({"width": 375, "height": 812})
+    assert tab.evaluate("document.documentElement.scrollWidth") <= 375
+    page.screenshot("household-phone")
+
+
+def value_of(household: dict[str, Any], variable: str) -> Any:
+    """`variable`'s 2026 value in the household: its one group instance's, or the sum over
+    the people for a person's variable (as the page shows it)."""
+    found = {
+        plural: [
+            instance[variable]["2026"]
+            for instance in instances.values()
+            if isinstance(instance, dict) and "2026" in instance.get(variable, {})
+        ]
+        for plural, instances in household.items()
+        if isinstance(instances, dict)
+    }
+    if found.get("people"):
+        return sum(found["people"])
+    (value,) = [value for values in found.values() for value in values]
+    return value
