@@ -27,9 +27,15 @@ class EventTap:
 
     async def next_message(self, timeout: float = 10.0) -> AbstractIncomingMessage:
         """The next message, acknowledged; fails if none arrives in time."""
-        deadline = asyncio.get_running_loop().time() + timeout
-        while asyncio.get_running_loop().time() < deadline:
-            message = await self._queue.get(fail=False)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            try:
+                # The broker's answer may be slow while a worker in this process computes:
+                # give the request the time left, not aio-pika's 5 s.
+                message = await self._queue.get(fail=False, timeout=max(deadline - loop.time(), 5))
+            except TimeoutError:
+                continue
             if message is not None:
                 await message.ack()
                 return message

@@ -33,3 +33,16 @@ export async function api(path, { method = "GET", body } = {}) {
   if (!response.ok) throw new ApiProblem(response.status, answer || {});
   return answer;
 }
+
+export async function listPolicies(select, empty) {
+  // The caller's policies and the public ones, each once, into `select`.
+  const chosenId = select.value;
+  const seen = new Map();
+  for (const query of ["?limit=100", "?visibility=public&limit=100"]) {
+    const page = await api(`/api/v1/policies${query}`);
+    for (const policy of page.items) seen.set(policy.id, policy);
+  }
+  select.replaceChildren(new Option(empty, ""));
+  for (const policy of seen.values()) select.append(new Option(policy.name, policy.id));
+  select.value = seen.has(chosenId) ? chosenId : "";
+}

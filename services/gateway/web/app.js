@@ -2,8 +2,9 @@
 // section at a time. Every call goes to the public /api/v1 with the key in a header.
 import { api, ApiProblem, apiKey, KEY } from "/web/api.js";
 import { setUpHousehold } from "/web/household.js";
+import { setUpReform } from "/web/reform.js";
 
-const SECTIONS = ["household"];
+const SECTIONS = ["household", "reform"];
 
 function show(section) {
   const keySection = document.getElementById("key-section");
@@ -57,5 +58,6 @@ document.getElementById("key-form").addEventListener("submit", checkKey);
 document.getElementById("forget-key").addEventListener("click", forgetKey);
 window.addEventListener("hashchange", () => show(current()));
 setUpHousehold();
+setUpReform();
 show(current());
 if (apiKey()) document.dispatchEvent(new Event("fiscus:key"));

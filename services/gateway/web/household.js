@@ -1,7 +1,7 @@
 // The household calculator: the form becomes PolicyEngine's household JSON, calculated by
 // POST /api/v1/households/calculate under current law and, if chosen, a stored policy;
 // the chart is the same household along an axis of the first adult's employment income.
-import { api, ApiProblem } from "/web/api.js";
+import { api, ApiProblem, listPolicies } from "/web/api.js";
 import { lineChart, svgDownload } from "/web/chart.js";
 
 const STATES = [
@@ -211,21 +211,11 @@ function spouseFields() {
 }
 
 async function loadPolicies() {
-  // The caller's policies and the public ones, each once.
-  const select = field("policy");
-  const chosen = select.value;
-  const seen = new Map();
-  for (const query of ["?limit=100", "?visibility=public&limit=100"]) {
-    try {
-      const page = await api(`/api/v1/policies${query}`);
-      for (const policy of page.items) seen.set(policy.id, policy);
-    } catch (problem) {
-      field("household-error").textContent = `Policies could not be listed: ${problem.message}`;
-    }
+  try {
+    await listPolicies(field("policy"), "Current law only");
+  } catch (problem) {
+    field("household-error").textContent = `Policies could not be listed: ${problem.message}`;
   }
-  select.replaceChildren(new Option("Current law only", ""));
-  for (const policy of seen.values()) select.append(new Option(policy.name, policy.id));
-  select.value = seen.has(chosen) ? chosen : "";
 }
 
 export function setUpHousehold() {
@@ -236,6 +226,7 @@ export function setUpHousehold() {
   field("filing-status").addEventListener("change", spouseFields);
   field("household-form").addEventListener("submit", submit);
   document.addEventListener("fiscus:key", loadPolicies);
+  document.addEventListener("fiscus:policies", loadPolicies);
   childAgeFields();
   spouseFields();
 }
