@@ -14,7 +14,20 @@ import h5py
 import numpy as np
 import pandas as pd
 
-from shared.population import ENTITIES, Population, to_parquet_bytes
+from shared.population import (
+    ENTITIES,
+    Population,
+    read_population,
+    to_parquet_bytes,
+    write_population,
+)
+
+
+def stored(population: Population, root: str) -> Population:
+    """`population` written to storage under `root` as Parquet and read back, with the
+    column types storage gives (as the engine receives a dataset)."""
+    write_population(root, {entity: to_parquet_bytes(population[entity]) for entity in ENTITIES})
+    return read_population(root)
 
 
 def parquet_zip(population: Population) -> bytes:

@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
+
 from deploy.stack import alive, environment_on_ports
 from shared.settings import Settings
 
@@ -44,6 +46,17 @@ class RunningStack:
     settings: Settings
     var: Path
     environment: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def new_key(self, name: str, role: str) -> str:
+        """The secret of a new API key with `role`, made with the admin key."""
+        created = httpx.post(
+            f"{self.gateway_url}/api/v1/keys",
+            json={"name": name, "role": role},
+            headers={"Authorization": f"Bearer {self.admin_key}"},
+        )
+        assert created.status_code == 201, created.text
+        secret: str = created.json()["secret"]
+        return secret
 
     def log(self, process: str) -> str:
         path = self.var / "log" / f"{process}.log"

@@ -16,17 +16,6 @@ pytestmark = pytest.mark.slow
 PATH = "/api/v1/households/calculate"
 
 
-def readonly_key(stack: RunningStack) -> str:
-    created = httpx.post(
-        f"{stack.gateway_url}/api/v1/keys",
-        json={"name": "household calculator", "role": "readonly"},
-        headers={"Authorization": f"Bearer {stack.admin_key}"},
-    )
-    assert created.status_code == 201, created.text
-    secret: str = created.json()["secret"]
-    return secret
-
-
 async def calculate_all(stack: RunningStack, key: str, bodies: list[dict[str, Any]]) -> list[Any]:
     headers = {"Authorization": f"Bearer {key}"}
     async with httpx.AsyncClient(
@@ -37,7 +26,7 @@ async def calculate_all(stack: RunningStack, key: str, bodies: list[dict[str, An
 
 
 def test_households_at_once_equal_each_alone_through_the_gateway(stack: RunningStack) -> None:
-    key = readonly_key(stack)
+    key = stack.new_key("household calculator", "readonly")
     bodies = [{"household": h, "variables": VARIABLES} for h in HOUSEHOLDS.values()]
     together = asyncio.run(calculate_all(stack, key, bodies))
     # The variables in another order: not an answer the worker kept, so calculated alone.
@@ -62,7 +51,7 @@ def test_policyengine_v1_calculate_answers_what_the_fiscus_route_calculates(
 ) -> None:
     """`POST /us/calculate` in v1's shape: the household's `null`s calculated, as the
     Fiscus route calculates them with no extra variables."""
-    key = readonly_key(stack)
+    key = stack.new_key("household calculator", "readonly")
     household = {
         **HOUSEHOLDS["single"],
         "households": {

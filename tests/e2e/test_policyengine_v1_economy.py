@@ -23,13 +23,7 @@ YEAR = 2026
 
 
 def user_client(stack: RunningStack) -> httpx.Client:
-    created = httpx.post(
-        f"{stack.gateway_url}/api/v1/keys",
-        json={"name": "v1 client", "role": "user"},
-        headers={"Authorization": f"Bearer {stack.admin_key}"},
-    )
-    assert created.status_code == 201, created.text
-    headers = {"Authorization": f"Bearer {created.json()['secret']}"}
+    headers = {"Authorization": f"Bearer {stack.new_key('v1 client', 'user')}"}
     return httpx.Client(base_url=stack.gateway_url, headers=headers, timeout=60)
 
 

@@ -34,7 +34,8 @@ from tests.e2e.outsiders import (
 )
 from tests.reforms import CTC_REFORM
 from tests.stack import RunningStack
-from tests.unit.test_report import assert_report_matches, close
+from tests.unit.aggregation_results import close
+from tests.unit.test_report import assert_report_matches
 
 pytestmark = pytest.mark.slow
 

@@ -43,14 +43,7 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def user_key(stack: RunningStack) -> str:
-    created = httpx.post(
-        f"{stack.gateway_url}/api/v1/keys",
-        json={"name": "web page", "role": "user"},
-        headers={"Authorization": f"Bearer {stack.admin_key}"},
-    )
-    assert created.status_code == 201, created.text
-    secret: str = created.json()["secret"]
-    return secret
+    return stack.new_key("web page", "user")
 
 
 @pytest.fixture(scope="module")

@@ -26,8 +26,8 @@ from shared.settings import Settings
 from tests.service.bus import event_tap, publish
 from tests.service.schemas import migrated_afresh
 from tests.service.test_aggregation_handler import as_json, completed_event, parquet
-from tests.unit.aggregation_results import random_frames
-from tests.unit.test_report import assert_report_matches, close
+from tests.unit.aggregation_results import close, random_frames
+from tests.unit.test_report import assert_report_matches
 
 YEARS = (2026, 2027)
 

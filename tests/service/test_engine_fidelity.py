@@ -36,6 +36,7 @@ from shared.population import (
 )
 from tests.direct_policyengine import calculated as direct_calculated
 from tests.direct_policyengine import direct_simulations
+from tests.population_files import stored
 
 YEAR = 2025
 CTC = {"gov.irs.credits.ctc.amount.base[0].amount": {"2025-01-01.2100-12-31": 3000}}
@@ -45,8 +46,7 @@ CTC = {"gov.irs.credits.ctc.amount.base[0].amount": {"2025-01-01.2100-12-31": 30
 def population(tmp_path_factory: pytest.TempPathFactory) -> Population:
     generated = generate_population(200, seed=2025, year=YEAR)
     root = f"file://{tmp_path_factory.mktemp('population')}/synthetic"
-    write_population(root, {entity: to_parquet_bytes(generated[entity]) for entity in ENTITIES})
-    return read_population(root)
+    return stored(generated, root)
 
 
 @pytest.fixture(scope="module")

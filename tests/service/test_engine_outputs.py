@@ -11,13 +11,10 @@ from contracts.results.v1 import household_columns, person_columns
 from services.dataset.domain.synthetic import generate_population
 from services.simulation.domain.engine import PopulationEngine, SimulationResults, UnknownOutputs
 from shared.population import (
-    ENTITIES,
     Population,
-    read_population,
-    to_parquet_bytes,
-    write_population,
 )
 from tests.direct_policyengine import calculated, direct_simulations
+from tests.population_files import stored
 
 YEAR = 2025
 CTC = {"gov.irs.credits.ctc.amount.base[0].amount": {"2025-01-01.2100-12-31": 3000}}
@@ -32,8 +29,7 @@ def population(tmp_path_factory: pytest.TempPathFactory) -> Population:
         race=np.resize(RACES, len(generated["person"]))
     )
     root = f"file://{tmp_path_factory.mktemp('population')}/synthetic"
-    write_population(root, {entity: to_parquet_bytes(generated[entity]) for entity in ENTITIES})
-    return read_population(root)
+    return stored(generated, root)
 
 
 @pytest.fixture(scope="module")

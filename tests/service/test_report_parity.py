@@ -8,7 +8,6 @@ so the order of summation is the only difference: 1e-9 of the terms' size).
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -20,13 +19,11 @@ from services.aggregation.domain.report import build_report
 from services.dataset.domain.synthetic import generate_population
 from services.simulation.domain.engine import PopulationEngine, SimulationResults
 from shared.population import (
-    ENTITIES,
     Population,
-    read_population,
-    to_parquet_bytes,
-    write_population,
 )
 from tests.direct_policyengine import calculated, direct_simulations
+from tests.population_files import stored
+from tests.unit.aggregation_results import close
 
 pytestmark = pytest.mark.slow
 
@@ -40,12 +37,6 @@ LABOUR_SUPPLY: dict[str, dict[str, Any]] = {
     "gov.simulation.labor_supply_responses.elasticities.income": {FOREVER: -0.05},
     "gov.simulation.labor_supply_responses.elasticities.substitution.all": {FOREVER: 0.25},
 }
-
-
-def close(actual: Any, expected: float, scale: float = 0.0) -> bool:
-    if not math.isfinite(expected):
-        return actual is None
-    return bool(abs(actual - expected) <= 1e-9 * max(abs(expected), scale, 1e-300))
 
 
 @pytest.fixture(scope="module")
@@ -66,8 +57,7 @@ def population(tmp_path_factory: pytest.TempPathFactory) -> Population:
         0, 3, len(household)
     )
     root = f"file://{tmp_path_factory.mktemp('population')}/parity"
-    write_population(root, {entity: to_parquet_bytes(generated[entity]) for entity in ENTITIES})
-    return read_population(root)
+    return stored(generated, root)
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
@@ -101,3 +103,19 @@ def random_frames(
     if race:
         person["race"] = rng.choice(RACES, len(person))
     return frame, person
+
+
+TOLERANCE = 1e-9
+
+
+def close(actual: float | None, expected: float, scale: float = 0.0) -> bool:
+    """Equal within 1e-9 of the larger of |expected| and `scale`.
+
+    `scale` is the size of the terms summed: a difference of large totals is only
+    known to that precision, whatever the order of summation. Where the definition
+    gives no finite number (an empty group, a zero denominator) the report has null.
+    """
+    if not math.isfinite(expected):
+        return actual is None
+    assert actual is not None, f"expected {expected}, got None"
+    return abs(actual - expected) <= TOLERANCE * max(abs(expected), scale, 1e-300)

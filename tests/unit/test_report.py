@@ -24,25 +24,14 @@ from services.aggregation.domain.results import (
     stacked_parquet,
     years_of,
 )
-from tests.unit.aggregation_results import household_frame, person_frame, random_frames
+from tests.unit.aggregation_results import (
+    close,
+    household_frame,
+    person_frame,
+    random_frames,
+)
 
 POLICIES = ("baseline", "reform")
-TOLERANCE = 1e-9
-
-
-def close(actual: float | None, expected: float, scale: float = 0.0) -> bool:
-    """Equal within 1e-9 of the larger of |expected| and `scale`.
-
-    `scale` is the size of the terms summed: a difference of large totals is only
-    known to that precision, whatever the order of summation. Where the definition
-    gives no finite number (an empty group, a zero denominator) the report has null.
-    """
-    if not math.isfinite(expected):
-        return actual is None
-    assert actual is not None, f"expected {expected}, got None"
-    return abs(actual - expected) <= TOLERANCE * max(abs(expected), scale, 1e-300)
-
-
 # -- independent computations, straight from the definitions ------------------------
 
 

@@ -3,7 +3,6 @@ definitions, computed independently with pandas and microdf (which v1 uses)."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -17,17 +16,10 @@ from contracts.results.v1 import (
 )
 from services.aggregation.domain.districts import district_name
 from services.aggregation.domain.report import build_report
-from tests.unit.aggregation_results import random_frames
+from tests.unit.aggregation_results import close, random_frames
 
 POLICIES = ("baseline", "reform")
-TOLERANCE = 1e-9
 BUCKETS = ((-np.inf, -0.05), (-0.05, -1e-3), (-1e-3, 1e-3), (1e-3, 0.05), (0.05, np.inf))
-
-
-def close(actual: Any, expected: float, scale: float = 0.0) -> bool:
-    if not math.isfinite(expected):
-        return actual is None
-    return bool(abs(actual - expected) <= TOLERANCE * max(abs(expected), scale, 1e-300))
 
 
 def with_sections(seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
