@@ -11,39 +11,19 @@ with no violation. Screenshots go to var/screenshots/.
 from __future__ import annotations
 
 import json
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.browser import ROOT, Page
 from tests.reforms import CTC_REFORM
 from tests.stack import RunningStack
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = ROOT / "var" / "screenshots"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CALCULATE = "/api/v1/households/calculate"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).exists(), "Debian's chromium is missing: `make tools` installs it"
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield launched
-        launched.close()
-
-
-@pytest.fixture(scope="module")
-def user_key(stack: RunningStack) -> str:
-    return stack.new_key("web page", "user")
+WEB = ROOT / "services" / "gateway" / "web"
 
 
 @pytest.fixture(scope="module")
@@ -58,38 +38,6 @@ def policy(stack: RunningStack, user_key: str) -> dict[str, Any]:
     return found
 
 
-class Page:
-    """A browser tab on the stack's page, recording console errors and API calls."""
-
-    def __init__(self, browser: Any, stack: RunningStack, width: int = 1280) -> None:
-        self.tab = browser.new_page(viewport={"width": width, "height": 900})
-        self.errors: list[str] = []
-        self.calls: list[tuple[str, Any]] = []
-        self.tab.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
-        self.tab.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.tab.on("request", self._record)
-        self.tab.goto(stack.gateway_url + "/")
-
-    def _record(self, request: Any) -> None:
-        if request.url.endswith(CALCULATE):
-            self.calls.append((request.url, json.loads(request.post_data or "null")))
-
-    def enter_key(self, key: str) -> None:
-        self.tab.get_by_label("API key", exact=True).fill(key)
-        self.tab.keyboard.press("Enter")
-        self.tab.wait_for_selector("#household:not([hidden])")
-
-    def screenshot(self, name: str) -> None:
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        self.tab.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-
-    def violations(self) -> list[str]:
-        from axe_playwright_python.sync_playwright import Axe
-
-        results = Axe().run(self.tab)
-        return [f"{v['id']}: {v['help']}" for v in results.response["violations"]]
-
-
 def test_the_page_is_served_small_and_under_a_strict_policy(stack: RunningStack) -> None:
     with httpx.Client(base_url=stack.gateway_url) as client:
         page = client.get("/")
@@ -98,7 +46,8 @@ def test_the_page_is_served_small_and_under_a_strict_policy(stack: RunningStack)
         assert "script-src 'self'" in policy and "default-src 'none'" in policy
         assert "unsafe" not in policy and "frame-ancestors 'none'" in policy
         assert page.headers["x-content-type-options"] == "nosniff"
-        assets = ["app.js", "api.js", "household.js", "reform.js", "chart.js", "app.css"]
+        assets = sorted(path.name for path in WEB.iterdir() if path.name != "index.html")
+        assert {"app.js", "run.js", "impact.js", "app.css"} <= set(assets)
         sizes = [len(page.content)]
         for name in assets:
             answer = client.get(f"/web/{name}")
@@ -160,7 +109,7 @@ def test_the_household_calculator_shows_what_the_api_answers(
     assert page.errors == []
 
     # The page's first two calls: current law, then the reform, for the household asked.
-    (_, baseline_body), (_, reform_body) = page.calls[:2]
+    baseline_body, reform_body = page.bodies(CALCULATE)[:2]
     household = baseline_body["household"]
     assert reform_body == {"household": household, "policy_id": policy["id"]}
     assert household["tax_units"]["tax_unit"]["filing_status"] == {"2026": "JOINT"}
@@ -195,14 +144,13 @@ def test_the_household_calculator_shows_what_the_api_answers(
         "#household-chart polyline", "lines => lines.map(l => l.getAttribute('points'))"
     )
     assert len(lines) == 2 and all(len(points.split()) == 41 for points in lines)
-    axis_body = page.calls[2][1]
+    axis_body = page.bodies(CALCULATE)[2]
     assert axis_body["household"]["axes"][0][0]["name"] == "employment_income"
     assert tab.get_attribute("#household-chart-download", "href").startswith("blob:")
     assert page.violations() == []
     page.screenshot("household")
 
-    tab.set_viewport_size({"width": 375, "height": 812})
-    assert tab.evaluate("document.documentElement.scrollWidth") <= 375
+    assert page.fits(375)
     page.screenshot("household-phone")
 
 
@@ -291,6 +239,7 @@ def test_the_reform_builder_saves_the_reform_it_shows(
         "Copy of CTC of $3,500 (reform builder)"
     )
     assert json.loads(tab.text_content("#reform-json") or "") == shown_json
+    assert page.fits(375)
     # The browser logs the refused save's answer; nothing else went wrong.
     assert [e for e in page.errors if "422" not in e] == []
     client.close()

@@ -2,9 +2,11 @@
 // section at a time. Every call goes to the public /api/v1 with the key in a header.
 import { api, ApiProblem, apiKey, KEY } from "/web/api.js";
 import { setUpHousehold } from "/web/household.js";
+import { setUpImpact } from "/web/impact.js";
 import { setUpReform } from "/web/reform.js";
+import { setUpRun } from "/web/run.js";
 
-const SECTIONS = ["household", "reform"];
+const SECTIONS = ["household", "reform", "run", "impact"];
 
 function show(section) {
   const keySection = document.getElementById("key-section");
@@ -59,5 +61,7 @@ document.getElementById("forget-key").addEventListener("click", forgetKey);
 window.addEventListener("hashchange", () => show(current()));
 setUpHousehold();
 setUpReform();
+setUpRun();
+setUpImpact();
 show(current());
 if (apiKey()) document.dispatchEvent(new Event("fiscus:key"));

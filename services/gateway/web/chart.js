@@ -1,7 +1,7 @@
 // Charts as standalone SVG (presentation attributes only, so the strict Content-Security-
 // Policy allows them and a downloaded file looks the same), described for screen readers.
 const NS = "http://www.w3.org/2000/svg";
-const COLOURS = ["#2C6496", "#39C6C0", "#F2A541", "#616161"];
+const COLOURS = ["#2C6496", "#39C6C0", "#F2A541", "#616161", "#8E6BBF"];
 const SIZE = { width: 640, height: 360, left: 72, right: 16, top: 40, bottom: 48 };
 const compact = new Intl.NumberFormat("en-US", {
   style: "currency", currency: "USD", notation: "compact", maximumFractionDigits: 1,
@@ -70,6 +70,66 @@ export function lineChart(xs, lines, { title, x, y }) {
     svg.append(element("rect", { x: legendX, y: 12, width: 14, height: 4, fill: COLOURS[index % COLOURS.length] }));
     svg.append(element("text", { x: legendX + 20, y: 18 }, line.name));
   });
+  return svg;
+}
+
+export function barChart(categories, series, { title, format }) {
+  // Grouped bars: for each category, one bar per {name, values} of `series` (a null
+  // value draws no bar), a zero line, value ticks and, for several series, a legend.
+  const values = series.flatMap((one) => one.values).filter((v) => typeof v === "number");
+  const low = Math.min(0, ...values);
+  const high = Math.max(0, ...values) || (low < 0 ? 0 : 1);
+  const turned = categories.length > 8 || categories.some((label) => label.length > 12);
+  const longest = Math.max(...categories.map((label) => label.length));
+  const { width, left, right } = SIZE;
+  const top = series.length > 1 ? 28 + 18 * Math.ceil(series.length / 3) : 40;
+  const bottom = turned ? Math.min(160, 24 + longest * 5.5) : 40;
+  const height = 300 + top + bottom;
+  const py = (value) => height - bottom - ((value - low) / (high - low || 1)) * (height - top - bottom);
+  const group = (width - left - right) / Math.max(categories.length, 1);
+  const bar = (group * 0.8) / Math.max(series.length, 1);
+  const svg = element("svg", {
+    xmlns: NS, viewBox: `0 0 ${width} ${height}`, role: "img", "font-family": "sans-serif",
+    "font-size": 11,
+  });
+  const described = `${title}, a bar chart of ${categories.length} groups` +
+    (series.length > 1 ? ` by ${series.map((one) => one.name).join(", ")}` : "");
+  svg.append(element("title", {}, title), element("desc", {}, described));
+  svg.setAttribute("aria-label", described);
+  svg.append(element("rect", { x: 0, y: 0, width, height, fill: "#ffffff" }));
+  for (const value of ticks(low, high)) {
+    svg.append(element("line", { x1: left, x2: width - right, y1: py(value), y2: py(value), stroke: "#e0e0e0" }));
+    svg.append(element("text", { x: left - 6, y: py(value) + 4, "text-anchor": "end" }, format(value)));
+  }
+  categories.forEach((label, c) => {
+    const centre = left + group * (c + 0.5);
+    const y = height - bottom + 14;
+    svg.append(turned
+      ? element("text", { x: centre, y, "text-anchor": "end", transform: `rotate(-45 ${centre} ${y})` }, label)
+      : element("text", { x: centre, y, "text-anchor": "middle" }, label));
+    series.forEach((one, s) => {
+      const value = one.values[c];
+      if (typeof value !== "number") return;
+      const rect = element("rect", {
+        x: (left + group * c + group * 0.1 + bar * s).toFixed(1),
+        y: Math.min(py(value), py(0)).toFixed(1),
+        width: Math.max(bar - 1, 1).toFixed(1),
+        height: Math.max(Math.abs(py(value) - py(0)), 0.5).toFixed(1),
+        fill: COLOURS[s % COLOURS.length],
+      });
+      rect.append(element("title", {}, `${one.name}, ${label}: ${format(value)}`));
+      svg.append(rect);
+    });
+  });
+  svg.append(element("line", { x1: left, x2: width - right, y1: py(0), y2: py(0), stroke: "#616161" }));
+  if (series.length > 1) {
+    series.forEach((one, s) => {
+      const x = left + (s % 3) * 190;
+      const y = 14 + 18 * Math.floor(s / 3);
+      svg.append(element("rect", { x, y: y - 9, width: 12, height: 12, fill: COLOURS[s % COLOURS.length] }));
+      svg.append(element("text", { x: x + 18, y: y + 1 }, one.name.length > 28 ? `${one.name.slice(0, 27)}…` : one.name));
+    });
+  }
   return svg;
 }
 

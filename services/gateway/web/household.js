@@ -3,13 +3,8 @@
 // the chart is the same household along an axis of the first adult's employment income.
 import { api, ApiProblem, listPolicies } from "/web/api.js";
 import { lineChart, svgDownload } from "/web/chart.js";
+import { STATES } from "/web/states.js";
 
-const STATES = [
-  "AK", "AL", "AR", "AZ", "CA", "CO", "CT", "DC", "DE", "FL", "GA", "HI", "IA", "ID", "IL",
-  "IN", "KS", "KY", "LA", "MA", "MD", "ME", "MI", "MN", "MO", "MS", "MT", "NC", "ND", "NE",
-  "NH", "NJ", "NM", "NV", "NY", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT",
-  "VA", "VT", "WA", "WI", "WV", "WY",
-];
 // Rows of the results table: [label, entity, instance, variable]; a person's variable
 // (no instance) is summed over the household's people.
 export const MEASURES = [
