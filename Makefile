@@ -64,10 +64,11 @@ test-reforms: install ## Every reform of the reduced-path identity test (about 1
 test-stack-down: install ## Stop the test stack `make test-stack` keeps running
 	$(PY) -m tests.stack_fixtures down
 
-lint: install ## ruff, mypy --strict, and the committed event contracts up to date
+lint: install ## ruff, mypy --strict, import-linter's contracts, and the committed event contracts up to date
 	$(VENV)/bin/ruff check $(LINTED)
 	$(VENV)/bin/ruff format --check $(LINTED)
 	$(VENV)/bin/mypy --explicit-package-bases $(LINTED)
+	$(VENV)/bin/lint-imports
 	$(PY) -m contracts.generate --check
 	touch $(LINT_STAMP)
 
@@ -92,8 +93,8 @@ bench: install ## Engine against policyengine-us by hand, same run (BENCH_ARGS="
 
 # Full-scale reliability scenarios (docs/reliability.md); `make test` runs reduced versions.
 # Numbers land in var/reliability/<scenario>.json.
-chaos: install services ## Kill workers, restart the broker and the database, poison queues, hostile input
-	FISCUS_RELIABILITY_SCALE=full $(PY) -m pytest -q -s tests/chaos
+chaos: install services ## Kill workers, restart the broker and the database, poison queues; fuzz with hostile input
+	FISCUS_RELIABILITY_SCALE=full $(PY) -m pytest -q -s tests/chaos tests/fuzz
 
 load: install services ## 100 simulations at once, gateway GETs at a fixed rate, 50 households at once
 	FISCUS_RELIABILITY_SCALE=full $(PY) -m pytest -q -s tests/load

@@ -114,6 +114,11 @@ def main() -> None:
         report = fiscus.wait_for_report(simulation.id)
     print(f"simulation completed in {time.monotonic() - started:.1f} s (wall clock, this demo)")
     print_report(report.report)
+    print(
+        f"\nThe page: {args.gateway}/ (its Impact section shows this simulation; "
+        "sign in with an API key: FISCUS_ADMIN_API_KEY, which make keeps in "
+        "var/admin-api-key, or one made with POST /api/v1/keys)"
+    )
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from typing import Any, Self
 import httpx
 from rich.console import Console
 
-from sdk.events import aiter_events
+from sdk.events import aevents_of, is_final
 from sdk.fiscus import EventCallback, batch_items
 from sdk.models import (
     ApiKey,
@@ -250,10 +250,10 @@ class AsyncFiscus:
                     if answer.status_code >= 400:
                         await answer.aread()
                         raise error_of(answer)
-                    async for sse in aiter_events(answer.aiter_lines()):
+                    async for sse in aevents_of(answer):
                         last_id = sse.id or last_id
                         yield simulation_event(sse.event, sse.json())
-                        if sse.is_final:
+                        if is_final(sse):
                             return
             except httpx.TransportError:
                 if time.monotonic() > deadline:

@@ -11,7 +11,7 @@ from typing import Any, Self
 import httpx
 from rich.console import Console
 
-from sdk.events import iter_events
+from sdk.events import events_of, is_final
 from sdk.models import (
     ApiKey,
     Dataset,
@@ -248,10 +248,10 @@ class Fiscus:
                     if answer.status_code >= 400:
                         answer.read()
                         raise error_of(answer)
-                    for sse in iter_events(answer.iter_lines()):
+                    for sse in events_of(answer):
                         last_id = sse.id or last_id
                         yield simulation_event(sse.event, sse.json())
-                        if sse.is_final:
+                        if is_final(sse):
                             return
             except httpx.TransportError:
                 if time.monotonic() > deadline:

@@ -28,9 +28,12 @@ NAMING_CONVENTION = {
 }
 
 
-def service_metadata(schema: str) -> sa.MetaData:
-    """A MetaData for one service's schema, with the outbox and inbox tables in it."""
+def service_metadata(schema: str, *, messaging: bool = True) -> sa.MetaData:
+    """A MetaData for one service's schema, with the outbox and inbox tables in it
+    (`messaging=False`: a service that neither records nor consumes events has neither)."""
     metadata = sa.MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
+    if not messaging:
+        return metadata
     sa.Table(
         "outbox",
         metadata,

@@ -27,9 +27,10 @@ from shared.settings import SERVICES, Settings
 pytest_plugins = ["tests.engine_fixtures", "tests.stack_fixtures", "tests.phases"]
 
 TESTS = Path(__file__).resolve().parent
-# Packages in the order they run: those without the stack first, so that it starts only
-# once they are done; of those with it, the destructive scenarios (kills, restarts) last.
-PACKAGE_ORDER = ("unit", "service", "e2e", "load", "chaos")
+# Packages in the order they run: those without the stack first (in the stack lane, the
+# fuzzing runs while the stack starts); of those with it, the destructive scenarios
+# (kills, restarts) last.
+PACKAGE_ORDER = ("unit", "service", "fuzz", "e2e", "load", "chaos")
 
 
 STACK_PACKAGES = ("e2e", "load", "chaos")
@@ -44,9 +45,12 @@ def package_of(item: pytest.Item) -> str:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Markers by what a test needs: `stack` (the whole stack, e2e/load/chaos), `fault`
     (it kills, restarts or poisons: chaos), `engine` (policyengine-us in the test process:
-    the `slow` tests of the other packages); then the packages in PACKAGE_ORDER."""
+    the `slow` tests of the other packages), and `fuzz` (the hostile-input fuzzing of
+    tests/fuzz); then the packages in PACKAGE_ORDER."""
     for item in items:
         package = package_of(item)
+        if package == "fuzz":
+            item.add_marker(pytest.mark.fuzz)
         if package in STACK_PACKAGES:
             item.add_marker(pytest.mark.stack)
             if package == "chaos":

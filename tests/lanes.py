@@ -4,7 +4,8 @@ The unit and service tests run policyengine-us in the test process, on one core;
 end-to-end, load and chaos tests drive a stack of real processes, which spends much of
 its time waiting (on restarts, retries, a broker coming back). Run one after the other
 they left a core idle for most of the run; run side by side they take about the time
-of the longer lane.
+of the longer lane. The fuzzing of hostile input (tests/fuzz) needs neither
+policyengine-us nor the stack: it runs first in the stack lane, while the stack starts.
 
 Each lane is its own pytest session with its own database and RabbitMQ virtual host
 (FISCUS_TEST_DB, FISCUS_TEST_VHOST); the stack lane's stack runs on servers of its own
@@ -42,7 +43,7 @@ LANES = (
     Lane("engine", ("unit", "service")),
     Lane(
         "stack",
-        ("e2e", "load", "chaos"),
+        ("fuzz", "e2e", "load", "chaos"),
         {"FISCUS_TEST_DB": "fiscus_test_stack", "FISCUS_TEST_VHOST": "fiscus-test-stack"},
     ),
 )

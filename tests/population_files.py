@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import h5py
@@ -45,6 +46,17 @@ def _zipped(population: Population, kind: str, compression: int) -> bytes:
             frame = population[entity]
             data = to_parquet_bytes(frame) if kind == "parquet" else frame.to_csv(index=False)
             archive.writestr(f"{entity}.{kind}", data)
+    return buffer.getvalue()
+
+
+def rezip(source: bytes, change: Callable[[dict[str, bytes]], dict[str, bytes]]) -> bytes:
+    """The zip archive `source` with its entries, by name, as `change` makes them."""
+    with zipfile.ZipFile(io.BytesIO(source)) as archive:
+        entries = {name: archive.read(name) for name in archive.namelist()}
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in change(entries).items():
+            archive.writestr(name, data)
     return buffer.getvalue()
 
 

@@ -1,4 +1,5 @@
-"""Scale and published numbers of the chaos and load scenarios (tests/chaos, tests/load).
+"""Scale and published numbers of the chaos, fuzzing and load scenarios (tests/chaos,
+tests/fuzz, tests/load).
 
 `FISCUS_RELIABILITY_SCALE=full` (`make chaos`, `make load`) runs each scenario at the
 size docs/reliability.md reports; otherwise (CI, `make test`) a reduced version runs.

@@ -1,8 +1,8 @@
 """One stack of real processes for every package that needs one (e2e, load, chaos).
 
 Started once per test session: in the background as soon as the run begins, when
-tests that need none of it come first (the unit and service tests), else by the first
-test that needs it. The packages run in the order unit, service, e2e, load, chaos
+tests that need none of it come first (the unit, service and fuzz tests), else by the
+first test that needs it. The packages run in the order unit, service, fuzz, e2e, load, chaos
 (tests/conftest.py orders them), so scenarios that kill workers or restart the broker
 and the database come last. The stack runs on a
 RabbitMQ node and a PostgreSQL server of its own (tests/infrastructure.py), which the

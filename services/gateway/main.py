@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.responses import HTMLResponse
 
+from services.gateway.adapters.simulation_feed import SimulationEventFeed
 from services.gateway.api import (
     audit,
     docs,
@@ -25,7 +26,6 @@ from services.gateway.api.limiter import KeyLimiter
 from services.gateway.db.tables import metadata
 from services.gateway.domain.rate_limits import parse_rate_limit
 from services.gateway.domain.routing import UPSTREAMS
-from services.gateway.handlers.simulation_events import SimulationEventFeed
 from shared.instrumentation import inject_trace_headers, instrument_app
 from shared.problems import install_problem_handlers
 from shared.service import ServiceProcess, health_router, serve

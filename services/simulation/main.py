@@ -21,6 +21,7 @@ from contracts.events.simulation.v1 import SimulationPartitionRequested, Simulat
 from services.simulation.adapters.admissions import Admissions
 from services.simulation.adapters.baselines import StoredBaselines
 from services.simulation.adapters.household_answers import HouseholdAnswers
+from services.simulation.adapters.households_queue import DeadLettering
 from services.simulation.api import batches, households
 from services.simulation.api.household_calls import HouseholdCalls
 from services.simulation.api.routes import router
@@ -33,7 +34,6 @@ from services.simulation.handlers.deletions import (
 )
 from services.simulation.handlers.gauges import simulation_gauges, warm_systems_gauge
 from services.simulation.handlers.households import (
-    DeadLettering,
     HouseholdBatcher,
     HouseholdCalculator,
     HouseholdServer,

@@ -2,14 +2,18 @@
 
 They kill workers and poison queues under the running stack, and stop and start its
 private broker and database; two simulation workers run, so that one can die while
-the other goes on.
+the other goes on. The authorization matrix runs its own services in the test process,
+with the gateway tests' Redis prefix (`redis_prefix`, tests/service/gateway_fixtures.py).
 """
 
 from __future__ import annotations
 
 import pytest
 
+from tests.service.gateway_fixtures import redis_prefix
 from tests.stack import RunningStack
+
+__all__ = ["redis_prefix"]
 
 
 @pytest.fixture(scope="package")

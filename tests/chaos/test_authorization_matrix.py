@@ -34,13 +34,10 @@ from services.simulation.main import create_app as simulation_app
 from services.webhooks.main import create_app as webhooks_app
 from shared.problems import PROBLEM_JSON
 from shared.settings import Settings
-from tests.chaos.test_hostile_input import tiny_parameter_tree
+from tests.parameter_trees import tiny_parameter_tree
 from tests.reliability import record
 from tests.service.access_fixtures import served
-from tests.service.gateway_fixtures import ADMIN, ADMIN_KEY, REDIS_PREFIX, bearer, redis_prefix
-
-# Fixtures are looked up by name in the test module, so they are imported here.
-__all__ = ["redis_prefix"]
+from tests.service.gateway_fixtures import ADMIN, ADMIN_KEY, REDIS_PREFIX, bearer
 
 Access = Literal["public", "read", "write", "admin"]
 Role = Literal["none", "invalid", "readonly", "other", "owner", "admin"]

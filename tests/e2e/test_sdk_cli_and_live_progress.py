@@ -24,7 +24,7 @@ import yaml
 from rich.console import Console
 
 from sdk import Fiscus, FiscusError, SimulationEvent
-from sdk.events import ServerSentEvent, iter_events
+from sdk.events import ServerSentEvent, events_of
 from tests.direct_policyengine import direct_household
 from tests.reforms import CTC, CTC_REFORM
 from tests.service.household_cases import direct_value
@@ -49,7 +49,7 @@ class RawStream(threading.Thread):
         timeout = httpx.Timeout(60.0, connect=10.0)
         with httpx.stream("GET", self.url, headers=self.headers, timeout=timeout) as answer:
             self.content_type = answer.headers["content-type"]
-            self.events.extend(iter_events(answer.iter_lines()))
+            self.events.extend(events_of(answer))
 
 
 def fiscus_command(

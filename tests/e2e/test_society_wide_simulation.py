@@ -35,7 +35,7 @@ from tests.e2e.outsiders import (
 from tests.reforms import CTC_REFORM
 from tests.stack import RunningStack
 from tests.unit.aggregation_results import close
-from tests.unit.test_report import assert_report_matches
+from tests.unit.report_definitions import assert_report_matches
 
 pytestmark = pytest.mark.slow
 

@@ -1,5 +1,6 @@
 """The tests' side of the events exchange: a subscriber of their own, as another team
-would bind one, publishing as the outbox relay does, and queue depths."""
+would bind one, publishing as the outbox relay does (or any bytes at all), and queue
+depths and arguments."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import aio_pika
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
 
 from contracts.envelope import CloudEvent
+from shared.settings import Settings
 from tests.conftest import TEST_VHOST
 
 
@@ -99,6 +101,30 @@ async def publish(amqp_url: str, event: CloudEvent) -> None:
             routing_key=event.type,
             mandatory=True,
         )
+
+
+async def publish_bytes(settings: Settings, body: bytes, routing_key: str) -> None:
+    """Publish `body` as it is, a CloudEvent or not, on the settings' events exchange."""
+    connection = await aio_pika.connect(settings.amqp_url)
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await channel.declare_exchange(
+            settings.events_exchange, aio_pika.ExchangeType.TOPIC, durable=True
+        )
+        await exchange.publish(
+            aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+            routing_key=routing_key,
+        )
+
+
+async def queue_arguments(settings: Settings, name: str) -> tuple[int, dict[str, object]]:
+    """Message count of a queue, and its arguments (a passive declare)."""
+    connection = await aio_pika.connect(settings.amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        queue = await channel.declare_queue(name, passive=True)
+        declared = queue.declaration_result
+        return declared.message_count or 0, dict(queue.arguments or {})
 
 
 def queue_depth(queue: str) -> int:

@@ -12,7 +12,6 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from services.dataset.main import create_app
-from shared.problems import PROBLEM_JSON
 from shared.settings import Settings
 from tests.service.schemas import migrated_afresh
 
@@ -78,11 +77,3 @@ async def stored_state(admin: AsyncEngine, settings: Settings) -> tuple[int, int
     root = settings.data_dir / "datasets"
     files = sum(1 for _ in root.rglob("*")) if root.exists() else 0
     return int(rows or 0), int(events or 0), files
-
-
-def assert_problem(answer: httpx.Response, status: int) -> dict[str, Any]:
-    assert answer.status_code == status, answer.text
-    assert answer.headers["content-type"] == PROBLEM_JSON
-    problem: dict[str, Any] = answer.json()
-    assert problem["status"] == status
-    return problem

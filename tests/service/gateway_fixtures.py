@@ -18,7 +18,6 @@ from fastapi.responses import JSONResponse
 
 from services.gateway.domain.routing import UPSTREAMS
 from services.gateway.main import create_app
-from shared.problems import PROBLEM_JSON
 from shared.settings import Settings
 
 ADMIN_KEY = "fk_test_" + uuid.uuid4().hex
@@ -140,13 +139,3 @@ async def issue_key(gateway: httpx.AsyncClient, **body: Any) -> dict[str, Any]:
 
 def bearer(key: dict[str, Any]) -> dict[str, str]:
     return {"Authorization": f"Bearer {key['secret']}"}
-
-
-def assert_problem(answer: httpx.Response, status: int) -> dict[str, Any]:
-    assert answer.status_code == status, answer.text
-    assert answer.headers["content-type"] == PROBLEM_JSON
-    problem: dict[str, Any] = answer.json()
-    assert problem["status"] == status
-    assert problem["request_id"] == answer.headers["x-request-id"]
-    assert "Traceback" not in answer.text
-    return problem

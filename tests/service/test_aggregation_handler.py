@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import io
-import json
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +19,7 @@ from fastapi import FastAPI
 
 from contracts.envelope import CloudEvent
 from contracts.events.report.v1 import ReportCompleted
-from contracts.events.simulation.v1 import ResultFile, SimulationCompleted
+from contracts.events.simulation.v1 import ResultFile
 from services.aggregation.db.tables import reports
 from services.aggregation.domain.report import ResultsError, build_report
 from services.aggregation.handlers.simulation_completed import (
@@ -32,9 +30,10 @@ from services.aggregation.main import create_app
 from shared import storage
 from shared.db import Database
 from shared.settings import Settings
+from tests.factories import completed_event
 from tests.service.bus import event_tap, publish, wait_until_consumed
 from tests.service.schemas import migrated_afresh
-from tests.unit.aggregation_results import random_frames
+from tests.unit.aggregation_results import as_json, parquet, random_frames
 
 
 @pytest.fixture(scope="module")
@@ -59,12 +58,6 @@ def database_of(app: FastAPI) -> Database:
     return database
 
 
-def parquet(frame: pd.DataFrame) -> bytes:
-    buffer = io.BytesIO()
-    frame.to_parquet(buffer, index=False)
-    return buffer.getvalue()
-
-
 def write_results(
     root: Path, simulation_id: str, seed: int
 ) -> tuple[list[ResultFile], pd.DataFrame, pd.DataFrame]:
@@ -76,24 +69,6 @@ def write_results(
         storage.write_bytes(uri, data)
         files.append(ResultFile(uri=uri, sha256=hashlib.sha256(data).hexdigest(), rows=len(frame)))
     return files, households, people
-
-
-def completed_event(simulation_id: str, files: list[ResultFile]) -> CloudEvent:
-    now = datetime.now(UTC)
-    payload = SimulationCompleted(
-        simulation_id=simulation_id,
-        dataset_id="ds-synthetic",
-        policy_id="pol-ctc-3000",
-        baseline_policy_id=None,
-        year=2025,
-        results=files,
-        model_version="policyengine-us 2.68.0",
-        dataset_sha256="0" * 64,
-        started_at=now,
-        completed_at=now,
-        seconds=1.5,
-    )
-    return CloudEvent.wrap(payload, source="/fiscus/simulation", subject=simulation_id)
 
 
 async def count(database: Database, statement: sa.Select[Any]) -> int:
@@ -116,10 +91,6 @@ async def stored(database: Database, simulation_id: str) -> tuple[int, int]:
         ),
     )
     return report_rows, announced
-
-
-def as_json(value: Any) -> Any:
-    return json.loads(json.dumps(value, allow_nan=False))
 
 
 async def test_unknown_simulation_is_a_404_problem(

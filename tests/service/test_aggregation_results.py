@@ -23,11 +23,11 @@ from services.aggregation.domain.report import build_report
 from services.aggregation.main import create_app
 from shared import storage
 from shared.settings import Settings
+from tests.factories import completed_event
 from tests.service.bus import event_tap, publish
 from tests.service.schemas import migrated_afresh
-from tests.service.test_aggregation_handler import as_json, completed_event, parquet
-from tests.unit.aggregation_results import close, random_frames
-from tests.unit.test_report import assert_report_matches
+from tests.unit.aggregation_results import as_json, close, parquet, random_frames
+from tests.unit.report_definitions import assert_report_matches
 
 YEARS = (2026, 2027)
 

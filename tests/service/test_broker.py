@@ -8,38 +8,10 @@ import json
 import aio_pika
 
 from contracts.envelope import CloudEvent
-from contracts.events.policy.v1 import PolicyCreated
 from shared.broker import EventConsumers, make_broker
 from shared.settings import Settings
-
-
-def policy_event(name: str) -> CloudEvent:
-    return CloudEvent.wrap(
-        PolicyCreated(policy_id=name, name=name, sha256="0" * 64, data={}), source="/tests"
-    )
-
-
-async def publish(settings: Settings, body: bytes, routing_key: str) -> None:
-    connection = await aio_pika.connect(settings.amqp_url)
-    async with connection:
-        channel = await connection.channel(publisher_confirms=True)
-        exchange = await channel.declare_exchange(
-            settings.events_exchange, aio_pika.ExchangeType.TOPIC, durable=True
-        )
-        await exchange.publish(
-            aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-            routing_key=routing_key,
-        )
-
-
-async def queue_arguments(settings: Settings, name: str) -> tuple[int, dict[str, object]]:
-    """Message count of a queue, and its arguments (a passive declare)."""
-    connection = await aio_pika.connect(settings.amqp_url)
-    async with connection:
-        channel = await connection.channel()
-        queue = await channel.declare_queue(name, passive=True)
-        declared = queue.declaration_result
-        return declared.message_count or 0, dict(queue.arguments or {})
+from tests.factories import bare_policy_event
+from tests.service.bus import publish_bytes, queue_arguments
 
 
 async def test_failing_message_is_retried_then_dead_lettered(settings: Settings) -> None:
@@ -56,8 +28,8 @@ async def test_failing_message_is_retried_then_dead_lettered(settings: Settings)
     consumers.subscribe("tests.poison", "policy.created", always_fails)
     await consumers.start()
     try:
-        event = policy_event("poison")
-        await publish(settings, event.model_dump_json().encode(), "policy.created")
+        event = bare_policy_event("poison")
+        await publish_bytes(settings, event.model_dump_json().encode(), "policy.created")
         await asyncio.wait_for(handled.wait(), timeout=30)
         for _ in range(100):
             dead, _ = await queue_arguments(settings, "tests.poison.dlq")
@@ -85,10 +57,12 @@ async def test_unparseable_message_is_dead_lettered_and_consuming_goes_on(
     consumers.subscribe("tests.garbage", "policy.created", handler)
     await consumers.start()
     try:
-        await publish(settings, b"{not json", "policy.created")
-        await publish(settings, json.dumps({"type": "policy.created"}).encode(), "policy.created")
-        good = policy_event("good")
-        await publish(settings, good.model_dump_json().encode(), "policy.created")
+        await publish_bytes(settings, b"{not json", "policy.created")
+        await publish_bytes(
+            settings, json.dumps({"type": "policy.created"}).encode(), "policy.created"
+        )
+        good = bare_policy_event("good")
+        await publish_bytes(settings, good.model_dump_json().encode(), "policy.created")
         await asyncio.wait_for(good_arrived.wait(), timeout=30)
         for _ in range(200):
             dead, _ = await queue_arguments(settings, "tests.garbage.dlq")

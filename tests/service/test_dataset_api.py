@@ -19,20 +19,9 @@ from contracts.events.dataset.v1 import DatasetRegistered
 from shared.population import ENTITIES, content_sha256, file_name, read_population_files
 from shared.settings import Settings
 from shared.states import POSTAL_CODE_BY_FIPS
+from tests.problems import assert_problem
 from tests.service.bus import event_tap
-from tests.service.dataset_fixtures import (
-    PATH,
-    admin,
-    api,
-    assert_problem,
-    dataset_settings,
-    stored_state,
-    synthetic,
-    synthetic_zip,
-)
-
-# Fixtures are looked up by name in the test module, so they are imported here.
-__all__ = ["admin", "api", "dataset_settings", "synthetic", "synthetic_zip"]
+from tests.service.dataset_fixtures import PATH, stored_state
 
 
 async def test_a_synthetic_dataset_is_stored_with_its_event_in_one_transaction(

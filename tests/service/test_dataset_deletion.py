@@ -1,7 +1,7 @@
 """A deleted dataset's kept baselines go with it, once no dataset has its content.
 
 Also when a simulation accepted before the deletion stores them again while it runs:
-its completion removes them (worker on the fake engine of test_simulation_worker).
+its completion removes them (worker on the fake engine of simulation_fixtures.py).
 
 Kept baselines (services/simulation/adapters/baselines.py) are values derived from a
 dataset's people, stored under the SHA-256 of its content. Two datasets uploaded with
@@ -23,19 +23,15 @@ from services.simulation.adapters.baselines import baselines_root
 from services.simulation.db.tables import datasets
 from shared import storage
 from tests.chaos.traffic import eventually
-from tests.service.access_fixtures import Stack, stack, synthetic_dataset
-from tests.service.gateway_fixtures import bearer, issue_key, redis_prefix
-from tests.service.test_simulation_worker import (
+from tests.factories import content_hash
+from tests.service.access_fixtures import Stack, synthetic_dataset
+from tests.service.gateway_fixtures import bearer, issue_key
+from tests.service.simulation_fixtures import (
     Worker,
-    content_hash,
     next_event_about,
     register_inputs,
     request_simulation,
-    worker,
 )
-
-# Fixtures are looked up by name in the test module, so they are imported here.
-__all__ = ["redis_prefix", "stack", "worker"]
 
 
 async def delete(stack: Stack, headers: dict[str, str], dataset_id: str) -> None:

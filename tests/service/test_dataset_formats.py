@@ -26,9 +26,7 @@ from services.dataset.domain.synthetic import generate_population
 from services.simulation.domain.engine import PopulationEngine, SimulationResults
 from shared.population import ENTITIES, Population, read_population
 from tests.population_files import csv_zip, parquet_zip, variable_arrays
-from tests.service.dataset_fixtures import PATH, admin, api, dataset_settings
-
-__all__ = ["admin", "api", "dataset_settings"]
+from tests.service.dataset_fixtures import PATH
 
 # policyengine-us in the test process: the engine lane.
 pytestmark = pytest.mark.slow

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import zipfile
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -16,31 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.population import file_name, to_parquet_bytes
 from shared.settings import Settings
-from tests.service.dataset_fixtures import (
-    PATH,
-    SMALL_LIMIT,
-    admin,
-    api,
-    assert_problem,
-    dataset_settings,
-    small_api,
-    stored_state,
-    synthetic,
-    synthetic_zip,
-)
-
-# Fixtures are looked up by name in the test module, so they are imported here.
-__all__ = ["admin", "api", "dataset_settings", "small_api", "synthetic", "synthetic_zip"]
-
-
-def rezip(source: bytes, change: Callable[[dict[str, bytes]], dict[str, bytes]]) -> bytes:
-    with zipfile.ZipFile(io.BytesIO(source)) as archive:
-        entries = {name: archive.read(name) for name in archive.namelist()}
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name, data in change(entries).items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
+from tests.population_files import rezip
+from tests.problems import assert_problem
+from tests.service.dataset_fixtures import PATH, SMALL_LIMIT, stored_state
 
 
 def with_frame(

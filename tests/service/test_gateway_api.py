@@ -73,6 +73,7 @@ async def test_the_gateway_records_no_events_and_runs_no_outbox_relay(migrated: 
     try:
         assert process.relay is None
         assert process.database.on_events_committed == []
+        assert not {"gateway.outbox", "gateway.inbox"} & set(process.database.metadata.tables)
         async with app.router.lifespan_context(app):
             assert [task.get_name() for task in asyncio.all_tasks()].count("outbox-relay") == 0
     finally:

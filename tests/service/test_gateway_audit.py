@@ -5,11 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.service.access_fixtures import Stack, stack, token
-from tests.service.gateway_fixtures import ADMIN, assert_problem, bearer, issue_key, redis_prefix
-
-# Fixtures are looked up by name in the test module, so they are imported here.
-__all__ = ["redis_prefix", "stack"]
+from tests.problems import assert_problem
+from tests.service.access_fixtures import Stack, token
+from tests.service.gateway_fixtures import ADMIN, bearer, issue_key
 
 AUDIT = "/api/v1/audit"
 

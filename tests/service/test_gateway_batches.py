@@ -5,11 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from shared.settings import Settings
-from tests.service.access_fixtures import Stack, known_policy, population, stack
-from tests.service.gateway_fixtures import ADMIN, assert_problem, bearer, issue_key, redis_prefix
-
-# Fixtures are looked up by name in the test module, so they are imported here.
-__all__ = ["population", "redis_prefix", "stack"]
+from tests.problems import assert_problem
+from tests.service.access_fixtures import Stack, known_policy
+from tests.service.gateway_fixtures import ADMIN, bearer, issue_key
 
 BATCH = "/api/v1/simulations/batch"
 

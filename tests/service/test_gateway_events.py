@@ -22,12 +22,12 @@ from fastapi import FastAPI
 from contracts.envelope import CloudEvent
 from contracts.events.simulation.v1 import SimulationProgress
 from sdk import AsyncFiscus
-from sdk.events import ServerSentEvent, aiter_events
+from sdk.events import ServerSentEvent, aevents_of
 from services.gateway.main import create_app as create_gateway
 from services.simulation.main import create_app as create_simulation_service
 from shared.settings import Settings
+from tests.factories import dataset_event, policy_event
 from tests.service.bus import publish
-from tests.service.test_simulation_api import dataset_event, policy_event
 
 ADMIN_KEY = "fk_test_events_" + uuid.uuid4().hex
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
@@ -115,13 +115,16 @@ class OpenStream:
         async with client.stream("GET", path) as answer:
             assert answer.status_code == 200, await answer.aread()
             self.headers = answer.headers
+            text = answer.aiter_text
 
-            async def lines() -> AsyncIterator[str]:
-                async for line in answer.aiter_lines():
-                    self.text += line + "\n"
-                    yield line
+            async def kept(chunk_size: int | None = None) -> AsyncIterator[str]:
+                # The raw text too, comments included, as the SDK's reader takes it in.
+                async for chunk in text(chunk_size):
+                    self.text += chunk
+                    yield chunk
 
-            async for event in aiter_events(lines()):
+            answer.aiter_text = kept  # type: ignore[method-assign]
+            async for event in aevents_of(answer):
                 self.events.append(event)
                 self.arrived.set()
         self.ended.set()
@@ -241,12 +244,13 @@ async def test_another_users_simulation_is_not_streamed(
 
 def test_bus_events_become_stream_events() -> None:
     # The domain's view of a bus event, without the network.
+    from services.gateway.api.events import sent
     from services.gateway.domain.simulation_events import event_of_cloudevent, event_of_state
 
     event = progress("s-1", 1, 2)
     streamed = event_of_cloudevent(event.model_dump(mode="json"))
     assert streamed is not None and not streamed.is_final
-    assert streamed.encode().startswith(f"id: {event.id}\nevent: progress\ndata: ".encode())
+    assert sent(streamed).encode().startswith(f"id: {event.id}\nevent: progress\ndata: ".encode())
     state: dict[str, Any] = {"id": "s-1", "status": "completed", "at": datetime.now(UTC)}
     assert event_of_state(state).is_final
     assert event_of_cloudevent({"type": "simulation.requested", "data": {}}) is None

@@ -6,27 +6,23 @@ import asyncio
 import uuid
 
 import httpx
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from shared.db import Database, UnitOfWork
 from shared.settings import Settings
+from tests.problems import assert_problem
 from tests.service.gateway_fixtures import (
     ADMIN,
     HOLD,
     REFUSE,
     Upstream,
-    assert_problem,
     bearer,
-    gateway,
     gateway_settings,
     issue_key,
-    redis_prefix,
     running_gateway,
-    upstream,
 )
-
-# Fixtures are looked up by name in the test module, so they are imported here.
-__all__ = ["gateway", "redis_prefix", "upstream"]
 
 PATH = "/api/v1/policies"
 
@@ -196,3 +192,24 @@ async def test_a_malformed_idempotency_key_is_422(gateway: httpx.AsyncClient) ->
         await gateway.post(PATH, json={}, headers=with_key(ADMIN, "x" * 256)), 422
     )
     assert problem["errors"][0]["field"] == "Idempotency-Key"
+
+
+async def test_a_post_makes_at_most_two_gateway_transactions(
+    gateway: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The key lookup and the idempotency claim share the first transaction; the
+    remembered answer and the audit entry, the second (the route here is forwarded)."""
+    key = await issue_key(gateway, role="user")
+    opened: list[int] = []
+    unit_of_work = Database.unit_of_work
+
+    def counted(database: Database) -> UnitOfWork:
+        opened.append(1)
+        return unit_of_work(database)
+
+    monkeypatch.setattr(Database, "unit_of_work", counted)
+    for headers in (bearer(key), with_key(bearer(key), str(uuid.uuid4()))):
+        opened.clear()
+        answer = await gateway.post(PATH, json={"name": "counted"}, headers=headers)
+        assert answer.status_code == 201, answer.text
+        assert len(opened) == 2, headers.keys()

@@ -9,19 +9,8 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tests.service.gateway_fixtures import (
-    ADMIN,
-    Upstream,
-    assert_problem,
-    bearer,
-    gateway,
-    issue_key,
-    redis_prefix,
-    upstream,
-)
-
-# Fixtures are looked up by name in the test module, so they are imported here.
-__all__ = ["gateway", "redis_prefix", "upstream"]
+from tests.problems import assert_problem
+from tests.service.gateway_fixtures import ADMIN, Upstream, bearer, issue_key
 
 
 async def test_a_new_key_shows_its_secret_once_and_stores_only_a_hash(

@@ -10,23 +10,15 @@ from collections.abc import AsyncIterator
 import httpx
 
 from shared.settings import Settings
-from tests.service.gateway_fixtures import (
-    ADMIN as ADMIN_HEADERS,
-)
+from tests.problems import assert_problem
+from tests.service.gateway_fixtures import ADMIN as ADMIN_HEADERS
 from tests.service.gateway_fixtures import (
     Upstream,
-    assert_problem,
     bearer,
-    gateway,
     gateway_settings,
     issue_key,
-    redis_prefix,
     running_gateway,
-    upstream,
 )
-
-# Fixtures are looked up by name in the test module, so they are imported here.
-__all__ = ["gateway", "redis_prefix", "upstream"]
 
 RATE_HEADERS = (
     "ratelimit-limit",

@@ -24,27 +24,17 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.settings import Settings
+from tests.problems import assert_problem
 from tests.service.access_fixtures import (
     JWT_SECRET,
     Stack,
     known_policy,
     served,
-    stack,
     synthetic_dataset,
     token,
 )
 from tests.service.bus import event_tap
-from tests.service.gateway_fixtures import (
-    ADMIN,
-    assert_problem,
-    bearer,
-    issue_key,
-    redis_prefix,
-    running_gateway,
-)
-
-# Fixtures are looked up by name in the test module, so they are imported here.
-__all__ = ["redis_prefix", "stack"]
+from tests.service.gateway_fixtures import ADMIN, bearer, issue_key, running_gateway
 
 
 async def test_a_valid_jwt_names_its_subject_and_role(stack: Stack) -> None:

@@ -21,14 +21,14 @@ from sqlalchemy.engine import make_url
 
 from contracts.envelope import CloudEvent
 from services.dataset.main import create_app
-from services.gateway.db.tables import metadata as gateway_metadata
+from services.webhooks.db.tables import metadata as webhooks_metadata
 from shared.broker import EventConsumers, make_broker
 from shared.db import Database, create_engine
 from shared.problems import PROBLEM_JSON
 from shared.settings import Settings
-from tests.service.bus import publish
+from tests.factories import bare_policy_event
+from tests.service.bus import publish, queue_arguments
 from tests.service.tcp_proxy import TcpProxy
-from tests.service.test_broker import policy_event, queue_arguments
 
 PATH = "/api/v1/datasets"
 
@@ -137,8 +137,8 @@ async def test_a_consumer_holds_its_message_through_a_database_outage(
     await line.cut()  # the database is down before the message arrives
     settings = through(migrated, line.port)
     database = Database(
-        create_engine(settings.service_database_url("gateway"), connect_timeout=1.0),
-        gateway_metadata,
+        create_engine(settings.service_database_url("webhooks"), connect_timeout=1.0),
+        webhooks_metadata,
     )
     calls: list[str] = []
     tried = asyncio.Event()
@@ -157,7 +157,7 @@ async def test_a_consumer_holds_its_message_through_a_database_outage(
     consumers.subscribe("tests.outage", "policy.created", handler)
     await consumers.start()
     try:
-        event = policy_event("outage")
+        event = bare_policy_event("outage")
         await publish(migrated.amqp_url, event)
         await asyncio.wait_for(tried.wait(), timeout=30)
         assert not handled.is_set()
@@ -171,13 +171,13 @@ async def test_a_consumer_holds_its_message_through_a_database_outage(
     waiting, _ = await queue_arguments(migrated, "tests.outage")
     assert (dead, waiting) == (0, 0)
     assert set(calls) == {event.id}
-    engine = create_engine(migrated.service_database_url("gateway"))
+    engine = create_engine(migrated.service_database_url("webhooks"))
     try:
         async with engine.connect() as connection:
             recorded = await connection.scalar(
                 sa.select(sa.func.count())
-                .select_from(gateway_metadata.tables["gateway.inbox"])
-                .where(gateway_metadata.tables["gateway.inbox"].c.event_id == event.id)
+                .select_from(webhooks_metadata.tables["webhooks.inbox"])
+                .where(webhooks_metadata.tables["webhooks.inbox"].c.event_id == event.id)
             )
     finally:
         await engine.dispose()

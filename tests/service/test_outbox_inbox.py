@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from contracts.envelope import CloudEvent
 from contracts.events.policy.v1 import PolicyCreated
-from services.gateway.db.tables import metadata
+from services.webhooks.db.tables import metadata
 from shared.db import Database, create_engine
 from shared.outbox import OutboxRelay
 from shared.settings import Settings
@@ -20,7 +20,8 @@ from tests.service.tcp_proxy import TcpProxy
 
 @pytest.fixture
 async def database(migrated: Settings) -> AsyncIterator[Database]:
-    database = Database(create_engine(migrated.service_database_url("gateway")), metadata)
+    # The webhooks service's outbox and inbox, emptied: no relay of its runs in these tests.
+    database = Database(create_engine(migrated.service_database_url("webhooks")), metadata)
     async with database.engine.begin() as connection:
         await connection.execute(database.outbox.delete())
         await connection.execute(database.inbox.delete())

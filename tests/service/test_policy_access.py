@@ -15,23 +15,19 @@ import pytest
 from services.policy.main import create_app
 from shared.settings import Settings
 from tests.policy_fixtures import LOAD_TIMEOUT_SECONDS, US_PARAMETER_TREE
+from tests.problems import assert_problem
 from tests.service.access_fixtures import served
 from tests.service.bus import event_tap
 from tests.service.gateway_fixtures import (
     ADMIN,
     ADMIN_KEY,
     REDIS_PREFIX,
-    assert_problem,
     bearer,
     issue_key,
-    redis_prefix,
     running_gateway,
 )
 
 pytestmark = pytest.mark.slow
-# Fixtures are looked up by name in the test module, so they are imported here.
-__all__ = ["redis_prefix"]
-
 PATH = "/api/v1/policies"
 CTC = "gov.irs.credits.ctc.amount.base[0].amount"
 

@@ -24,6 +24,7 @@ from services.policy.domain.parameters import PolicyEngineParameterTree, WarmPar
 from services.policy.main import create_app
 from shared.settings import Settings
 from tests.policy_fixtures import LOAD_TIMEOUT_SECONDS, US_PARAMETER_TREE
+from tests.problems import assert_problem
 from tests.service.bus import event_tap
 
 pytestmark = pytest.mark.slow
@@ -61,14 +62,6 @@ async def counts(connection: AsyncConnection) -> tuple[int, int]:
     policies = await connection.scalar(sa.text("SELECT count(*) FROM policy.policies"))
     outbox = await connection.scalar(sa.text("SELECT count(*) FROM policy.outbox"))
     return int(policies or 0), int(outbox or 0)
-
-
-def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status
-    return body
 
 
 def independent_sha256(data: dict[str, Any]) -> str:

@@ -17,14 +17,12 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.settings import Settings
-from tests.service.access_fixtures import policy_gateway, synthetic_dataset
+from tests.problems import assert_problem
+from tests.service.access_fixtures import synthetic_dataset
 from tests.service.bus import event_tap
-from tests.service.gateway_fixtures import assert_problem, bearer, issue_key, redis_prefix
+from tests.service.gateway_fixtures import bearer, issue_key
 
 pytestmark = pytest.mark.slow
-# Fixtures are looked up by name in the test module, so they are imported here.
-__all__ = ["policy_gateway", "redis_prefix"]
-
 PATH = "/api/v1/policies"
 CTC = "gov.irs.credits.ctc.amount.base[0].amount"
 

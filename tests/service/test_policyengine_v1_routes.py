@@ -12,13 +12,9 @@ import importlib.metadata
 import httpx
 import pytest
 
-from tests.service.access_fixtures import policy_gateway
-from tests.service.gateway_fixtures import bearer, issue_key, redis_prefix
+from tests.service.gateway_fixtures import bearer, issue_key
 
 pytestmark = pytest.mark.slow
-# Fixtures are looked up by name in the test module, so they are imported here.
-__all__ = ["policy_gateway", "redis_prefix"]
-
 CTC = "gov.irs.credits.ctc.amount.base[0].amount"
 REFORM = {CTC: {"2026-01-01.2100-12-31": 4500}}
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
-import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -14,58 +12,18 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from contracts.envelope import CloudEvent
-from contracts.events.dataset.v1 import DatasetRegistered
-from contracts.events.policy.v1 import PolicyCreated
 from services.simulation.db import projections
 from services.simulation.db.tables import datasets, policies, simulations
-from services.simulation.handlers.projections import DATASETS_QUEUE, ProjectionHandlers
+from services.simulation.handlers.projections import DATASETS_QUEUE
 from services.simulation.main import create_app
 from shared.db import Database
 from shared.problems import PROBLEM_JSON
 from shared.settings import Settings
+from tests.factories import dataset_event, new_id, policy_event
 from tests.service.bus import publish, wait_until_consumed
+from tests.service.simulation_fixtures import project
 
 REFORM = {"gov.irs.credits.ctc.amount.base[0].amount": {"2025-01-01.2100-12-31": 3000}}
-
-
-def new_id(kind: str) -> str:
-    return f"{kind}-{uuid.uuid4().hex[:12]}"
-
-
-def content_hash(name: str) -> str:
-    """A distinct content per dataset or policy: equal hashes would make equal simulations."""
-    return hashlib.sha256(name.encode()).hexdigest()
-
-
-def dataset_event(dataset_id: str, storage_uri: str = "file:///nowhere") -> CloudEvent:
-    payload = DatasetRegistered(
-        dataset_id=dataset_id,
-        name=f"{dataset_id} name",
-        storage_uri=storage_uri,
-        sha256=content_hash(dataset_id),
-        year=2024,
-        households=2,
-        people=3,
-        states=["CA"],
-    )
-    return CloudEvent.wrap(payload, source="/fiscus/dataset", subject=dataset_id)
-
-
-def policy_event(policy_id: str) -> CloudEvent:
-    payload = PolicyCreated(
-        policy_id=policy_id, name=policy_id, sha256=content_hash(policy_id), data=REFORM
-    )
-    return CloudEvent.wrap(payload, source="/fiscus/policy", subject=policy_id)
-
-
-async def project(database: Database, *events: CloudEvent) -> None:
-    handlers = ProjectionHandlers(database)
-    for event in events:
-        if event.type == DatasetRegistered.event_type:
-            await handlers.on_dataset_registered(event)
-        else:
-            await handlers.on_policy_created(event)
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """Content-addressed simulations and cancelling, on the real Postgres and RabbitMQ with
-the fake engine of test_simulation_worker."""
+the fake engine of tests/service/simulation_fixtures.py."""
 
 from __future__ import annotations
 
@@ -30,13 +30,12 @@ from shared.principals import INTERNAL
 from shared.problems import PROBLEM_JSON
 from shared.settings import Settings
 from tests.service.bus import EventTap, event_tap, publish
-from tests.service.test_simulation_worker import (  # noqa: F401 (the `worker` fixture)
+from tests.service.simulation_fixtures import (
     FakeEngine,
     FakeResults,
     Worker,
     register_inputs,
     simulation_row,
-    worker,
 )
 
 PATH = "/api/v1/simulations"
@@ -55,7 +54,7 @@ class Stack:
 
 
 @pytest.fixture
-async def stack(worker: Worker, migrated: Settings) -> AsyncIterator[Stack]:  # noqa: F811
+async def stack(worker: Worker, migrated: Settings) -> AsyncIterator[Stack]:
     app = create_app(migrated)
     async with app.router.lifespan_context(app), event_tap(migrated.amqp_url, *EVENTS) as events:
         transport = httpx.ASGITransport(app)

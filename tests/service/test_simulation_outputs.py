@@ -12,7 +12,8 @@ from services.simulation.db.tables import simulations
 from services.simulation.main import create_app
 from shared.db import Database
 from shared.settings import Settings
-from tests.service.test_simulation_api import dataset_event, new_id, policy_event, project
+from tests.factories import dataset_event, new_id, policy_event
+from tests.service.simulation_fixtures import project
 
 
 @pytest.fixture

@@ -35,7 +35,7 @@ from shared.db import Database, create_engine
 from shared.population import ENTITIES, to_parquet_bytes, write_population
 from shared.settings import Settings
 from tests.service.bus import event_tap
-from tests.service.test_simulation_worker import purge_requests
+from tests.service.simulation_fixtures import purge_requests
 
 pytestmark = pytest.mark.slow
 

@@ -1,5 +1,5 @@
 """Partitions, progress, regions, budget windows and failures of partitions, on the real
-Postgres and RabbitMQ with the fake engine of test_simulation_worker.
+Postgres and RabbitMQ with the fake engine of simulation_fixtures.py.
 
 The workers here plan one partition per state (`partition_households=1`): the test
 population has one household in CA and one in TX.
@@ -17,7 +17,6 @@ from typing import Any
 import aio_pika
 import httpx
 import pytest
-import sqlalchemy as sa
 
 from contracts.envelope import CloudEvent
 from contracts.events.simulation.v1 import (
@@ -34,10 +33,12 @@ from services.simulation.main import create_app
 from shared import storage
 from shared.settings import Settings
 from tests.service.bus import publish, queue_depth, wait_until_consumed
-from tests.service.test_simulation_worker import (
+from tests.service.simulation_fixtures import (
     FakeResults,
     Worker,
     next_event_about,
+    outbox_payloads,
+    outcome,
     purge_requests,
     register_inputs,
     request_simulation,
@@ -58,36 +59,6 @@ def per_state(migrated: Settings) -> Settings:
 async def worker(per_state: Settings) -> AsyncIterator[Worker]:
     async with running_worker(per_state, *EVENTS) as started:
         yield started
-
-
-async def outcome(worker: Worker, simulation_id: str) -> tuple[list[dict[str, Any]], Any]:
-    """The simulation's progress events, in order of partitions done, and its outcome.
-
-    The last progress event and `simulation.completed` are committed together, and
-    the relay may publish them in either order.
-    """
-    progress = []
-    while True:
-        document = await next_event_about(worker.tap, simulation_id)
-        if document["type"] != SimulationProgress.event_type:
-            break
-        progress.append(document["data"])
-    for late in await worker.tap.drain(wait=0.3):
-        if late["subject"] == simulation_id and late["type"] == SimulationProgress.event_type:
-            progress.append(late["data"])
-    return sorted(progress, key=lambda p: p["partitions_done"]), document
-
-
-async def outbox_payloads(worker: Worker, simulation_id: str, event_type: str) -> list[Any]:
-    outbox = worker.database.outbox
-    async with worker.database.engine.connect() as connection:
-        rows = await connection.execute(
-            sa.select(outbox.c.envelope).where(
-                outbox.c.envelope["subject"].astext == simulation_id,
-                outbox.c.event_type == event_type,
-            )
-        )
-        return [envelope["data"] for envelope in rows.scalars()]
 
 
 async def test_a_simulation_is_split_into_partitions_and_completed_by_the_last(

@@ -18,7 +18,7 @@ from prometheus_client import REGISTRY
 
 from contracts.envelope import CloudEvent
 from contracts.events.policy.v1 import PolicyCreated
-from services.gateway.db.tables import metadata
+from services.webhooks.db.tables import metadata
 from shared.broker import EventConsumers, make_broker
 from shared.db import Database, create_engine
 from shared.logs import JsonFormatter, request_id_var
@@ -26,7 +26,7 @@ from shared.outbox import OutboxRelay
 from shared.service import ServiceProcess, create_service_app
 from shared.settings import Settings
 from shared.tracing import tracer, tracing_to
-from tests.service.test_broker import publish
+from tests.service.bus import publish_bytes
 
 
 @pytest.fixture
@@ -40,7 +40,8 @@ def spans() -> Iterator[InMemorySpanExporter]:
 
 @pytest.fixture
 async def database(migrated: Settings) -> AsyncIterator[Database]:
-    database = Database(create_engine(migrated.service_database_url("gateway")), metadata)
+    # The webhooks service's outbox, emptied: none of its processes runs in these tests.
+    database = Database(create_engine(migrated.service_database_url("webhooks")), metadata)
     async with database.engine.begin() as connection:
         await connection.execute(database.outbox.delete())
     yield database
@@ -141,7 +142,7 @@ async def test_failures_and_dead_lettering_are_counted(migrated: Settings) -> No
     consumers.subscribe("tests.telemetry-poison", event_type, always_fails)
     await consumers.start()
     try:
-        await publish(migrated, policy_event("poison").model_dump_json().encode(), event_type)
+        await publish_bytes(migrated, policy_event("poison").model_dump_json().encode(), event_type)
         await asyncio.wait_for(done.wait(), timeout=30)
         await asyncio.sleep(0.3)
     finally:
@@ -155,7 +156,7 @@ async def test_failures_and_dead_lettering_are_counted(migrated: Settings) -> No
 async def test_service_app_serves_metrics_with_route_templates_and_outbox_backlog(
     database: Database, migrated: Settings, spans: InMemorySpanExporter
 ) -> None:
-    process = ServiceProcess("gateway", migrated, metadata)
+    process = ServiceProcess("webhooks", migrated, metadata)
     app = create_service_app(process, [], title="telemetry test")
     async with database.unit_of_work() as uow:
         await uow.publish(policy_event("backlog"))
@@ -170,17 +171,17 @@ async def test_service_app_serves_metrics_with_route_templates_and_outbox_backlo
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("text/plain")
     text = answer.text
-    assert 'fiscus_outbox_backlog{service="gateway"} 1.0' in text
+    assert 'fiscus_outbox_backlog{service="webhooks"} 1.0' in text
     assert 'route="/healthz"' in text and 'route="unmatched"' in text
     healthz = sample(
         "fiscus_http_request_duration_seconds_count",
-        service="gateway",
+        service="webhooks",
         method="GET",
         route="/healthz",
         status="200",
     )
     assert healthz >= 1
-    age = sample("fiscus_outbox_oldest_age_seconds", service="gateway")
+    age = sample("fiscus_outbox_oldest_age_seconds", service="webhooks")
     assert 0 <= age < 60
     # Probes and scrapes are not traced; other requests are, named by their route.
     names = [span.name for span in spans.get_finished_spans()]

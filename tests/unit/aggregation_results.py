@@ -1,8 +1,12 @@
-"""Household and person results shaped like the simulation service's (float32 money)."""
+"""Household and person results shaped like the simulation service's (float32 money),
+written as its results files, and the tolerance the numbers made of them are held to."""
 
 from __future__ import annotations
 
+import io
+import json
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -119,3 +123,23 @@ def close(actual: float | None, expected: float, scale: float = 0.0) -> bool:
         return actual is None
     assert actual is not None, f"expected {expected}, got None"
     return abs(actual - expected) <= TOLERANCE * max(abs(expected), scale, 1e-300)
+
+
+def weighted_percentile(x: pd.Series[Any], w: pd.Series[Any], percent: float) -> float:
+    """The smallest `x` at which the cumulative weight `w` reaches `percent` of the total."""
+    frame = pd.DataFrame({"x": x, "w": w}).sort_values("x", kind="mergesort")
+    cumulative = frame["w"].cumsum()
+    reached = cumulative >= cumulative.iloc[-1] * percent / 100
+    return float(frame["x"][reached.to_numpy()].iloc[0])
+
+
+def parquet(frame: pd.DataFrame) -> bytes:
+    """`frame` as a results file: Parquet, without the index."""
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    return buffer.getvalue()
+
+
+def as_json(value: Any) -> Any:
+    """`value` as it reads after a trip through JSON (which has no NaN), as served."""
+    return json.loads(json.dumps(value, allow_nan=False))

@@ -14,8 +14,7 @@ from services.aggregation.domain.aggregates import (
     AggregateRequest,
     compute_aggregate,
 )
-from tests.unit.aggregation_results import close, random_frames
-from tests.unit.test_report import weighted_percentile
+from tests.unit.aggregation_results import close, random_frames, weighted_percentile
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from services.dataset.domain.archive import (
 from services.dataset.domain.intake import check_upload
 from shared.population import ENTITIES, file_name, to_parquet_bytes
 from shared.problems import FieldError
-from tests.unit.test_dataset_validation import sound_population
+from tests.unit.population_cases import sound_population
 
 LIMIT = 1024 * 1024
 

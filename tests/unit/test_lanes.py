@@ -14,7 +14,15 @@ def lanes_of(arguments: list[str]) -> dict[str, list[str]]:
 def test_without_paths_every_lane_runs_its_packages_with_the_options() -> None:
     assert lanes_of(["-q", "-k", "report"]) == {
         "engine": ["-q", "-k", "report", "tests/unit", "tests/service"],
-        "stack": ["-q", "-k", "report", "tests/e2e", "tests/load", "tests/chaos"],
+        "stack": [
+            "-q",
+            "-k",
+            "report",
+            "tests/fuzz",
+            "tests/e2e",
+            "tests/load",
+            "tests/chaos",
+        ],
     }
 
 

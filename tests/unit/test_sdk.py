@@ -1,10 +1,11 @@
-"""The SDK's pure parts: the event-stream parser, typed reports and their frames."""
+"""The SDK's pure parts: reading an event stream, typed reports and their frames."""
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
-from sdk.events import iter_events
+from sdk.events import events_of, is_final
 from sdk.fiscus import batch_items
 from sdk.models import Report
 from sdk.transport import FiscusError, resolve_config, simulation_event
@@ -29,12 +30,17 @@ STREAM = [
 ]
 
 
-def test_the_parser_reads_events_and_skips_comments_and_retry() -> None:
-    events = list(iter_events(STREAM))
+def test_the_stream_reader_reads_events_and_skips_comments_and_retry() -> None:
+    answer = httpx.Response(
+        200,
+        headers={"content-type": "text/event-stream"},
+        content=("\n".join(STREAM) + "\n").encode(),
+    )
+    events = list(events_of(answer))
     assert [e.event for e in events] == ["status", "progress", "completed"]
     assert events[0].json()["simulation"] == {"id": "s-1"}
     assert [e.id for e in events] == ["state-running", "e-2", "e-2"]
-    assert [e.is_final for e in events] == [False, False, True]
+    assert [is_final(e) for e in events] == [False, False, True]
     progress = simulation_event(events[1].event, events[1].json())
     assert (progress.partitions_done, progress.partitions_total) == (1, 4)
     final = simulation_event(events[2].event, events[2].json())

@@ -1,40 +1,43 @@
 """`GET /api/v1/simulations/{id}/events`: a simulation's live progress as Server-Sent Events.
 
-The stream follows the gateway's bus feed (handlers/simulation_events.py); the database
+The stream follows the gateway's bus feed (adapters/simulation_feed.py); the database
 is read once, through the simulation service, for the state at connection time. The
-feed is followed before that read, so no event between the two is lost.
+feed is followed before that read, so no event between the two is lost. sse-starlette
+writes the stream, its heartbeat comments, and ends it when the client goes away.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 from fastapi import APIRouter, Request
-from starlette.responses import Response, StreamingResponse
+from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.responses import Response
 
+from services.gateway.adapters.simulation_feed import SimulationEventFeed
 from services.gateway.api.guard import CurrentPrincipal, PublicRoute
 from services.gateway.api.upstream import on_behalf_of, send
 from services.gateway.domain.auth import Principal
 from services.gateway.domain.simulation_events import (
-    HEARTBEAT,
+    RETRY_MILLISECONDS,
     StreamEvent,
     event_of_state,
-    stream_preamble,
 )
-from services.gateway.handlers.simulation_events import SimulationEventFeed
 from shared.problems import PROBLEM_JSON, openapi_problem
 from shared.settings import Settings
 
 EVENT_STREAM = "text/event-stream"
+# Lines end with a bare newline, as before sse-starlette (whose default is CRLF).
+SEP = "\n"
 STREAM_EXAMPLE = (
-    "retry: 3000\n\n"
     "id: state-running\nevent: status\n"
-    'data: {"simulation_id":"6f1c…","status":"running","simulation":{…}}\n\n'
+    'data: {"simulation_id":"6f1c…","status":"running","simulation":{…}}\nretry: 3000\n\n'
     "id: 0b6e…\nevent: progress\n"
     'data: {"simulation_id":"6f1c…","partitions_done":3,"partitions_total":8,'
     '"households_done":1200,"households_total":3000,"elapsed_seconds":21.5,'
@@ -79,25 +82,29 @@ async def current_state(
     return state
 
 
+def sent(event: StreamEvent, retry: int | None = None) -> ServerSentEvent:
+    """One event on the wire: its id, name and JSON data (and, first, the retry time)."""
+    data = json.dumps(event.data, separators=(",", ":"), default=str)
+    return ServerSentEvent(data=data, event=event.event, id=event.id, retry=retry, sep=SEP)
+
+
+def heartbeat() -> ServerSentEvent:
+    return ServerSentEvent(comment="heartbeat", sep=SEP)
+
+
 async def stream(
     first: StreamEvent,
     events: asyncio.Queue[StreamEvent],
-    heartbeat_seconds: float,
     following: contextlib.ExitStack,
-) -> AsyncIterator[bytes]:
-    """The stream's bytes: the first event, then the feed's, until a final one."""
+) -> AsyncIterator[ServerSentEvent]:
+    """The stream's events: the first, then the feed's, until a final one."""
     with following:
-        yield stream_preamble()
-        yield first.encode()
+        yield sent(first, retry=RETRY_MILLISECONDS)
         if first.is_final:
             return
         while True:
-            try:
-                event = await asyncio.wait_for(events.get(), timeout=heartbeat_seconds)
-            except TimeoutError:
-                yield HEARTBEAT
-                continue
-            yield event.encode()
+            event = await events.get()
+            yield sent(event)
             if event.is_final:
                 return
 
@@ -109,9 +116,9 @@ async def stream(
     "`status`, with the simulation as `GET /simulations/{id}` shows it), then `progress` "
     "events as partitions finish, and last one of `completed`, `failed` or `cancelled`, "
     "after which the stream ends. A stream opened after the simulation ended carries its "
-    "final event alone. Idle streams carry a `: heartbeat` comment every "
+    "final event alone. Streams carry a `: heartbeat` comment every "
     "`FISCUS_SSE_HEARTBEAT_SECONDS` (15). Events come from the message bus as they happen.",
-    response_class=StreamingResponse,
+    response_class=EventSourceResponse,
     openapi_extra={"security": [{"apiKey": []}]},
     responses={
         200: {
@@ -138,8 +145,10 @@ async def simulation_events(
     if isinstance(state, Response):
         following.close()
         return state
-    return StreamingResponse(
-        stream(event_of_state(state), events, settings.sse_heartbeat_seconds, following),
-        media_type=EVENT_STREAM,
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    return EventSourceResponse(
+        stream(event_of_state(state), events, following),
+        headers={"Cache-Control": "no-cache"},
+        ping=settings.sse_heartbeat_seconds,
+        ping_message_factory=heartbeat,
+        sep=SEP,
     )

@@ -23,9 +23,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from contracts.results.v1 import CLIFF_OUTPUTS
-from services.gateway.api.guard import CurrentPrincipal, PublicRoute, limited
+from services.gateway.api.guard import CurrentPrincipal, PublicRoute
 from services.gateway.api.policyengine_v1 import COUNTRY, internal, v1_error
 from services.gateway.api.simulation_quota import simulation_quota
+from services.gateway.api.steps import limited
 from services.gateway.domain.auth import Principal
 from shared.settings import Settings
 from shared.states import STATE_CODES

@@ -7,7 +7,8 @@ from sqlalchemy.dialects import postgresql as pg
 
 from shared.db import service_metadata
 
-metadata = service_metadata("gateway")
+# The gateway records no events and consumes none through an inbox: no outbox, no inbox.
+metadata = service_metadata("gateway", messaging=False)
 
 api_keys = sa.Table(
     "api_keys",

@@ -1,4 +1,4 @@
-"""What a simulation's Server-Sent Events stream says, and how it is written on the wire.
+"""What a simulation's Server-Sent Events stream says (api/events.py writes it).
 
 A stream starts with the simulation's current state (`status`, or its final event when
 it has already ended), then carries `progress` events and ends with exactly one of
@@ -8,7 +8,6 @@ simulation id and its status.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +21,6 @@ STREAMED_EVENTS: dict[str, str] = {
 FINAL_EVENTS = frozenset({"completed", "failed", "cancelled"})
 # How long a client waits before reconnecting after the connection dropped.
 RETRY_MILLISECONDS = 3000
-HEARTBEAT = b": heartbeat\n\n"
 
 
 @dataclass(frozen=True)
@@ -37,20 +35,6 @@ class StreamEvent:
     def is_final(self) -> bool:
         """The stream ends after this event: the simulation will not change again."""
         return self.event in FINAL_EVENTS
-
-    def encode(self) -> bytes:
-        """The event in the `text/event-stream` format."""
-        lines = []
-        if self.id is not None:
-            lines.append(f"id: {self.id}")
-        lines.append(f"event: {self.event}")
-        lines.append(f"data: {json.dumps(self.data, separators=(',', ':'), default=str)}")
-        return ("\n".join(lines) + "\n\n").encode()
-
-
-def stream_preamble() -> bytes:
-    """The first bytes of every stream: how long to wait before reconnecting."""
-    return f"retry: {RETRY_MILLISECONDS}\n\n".encode()
 
 
 def event_of_state(simulation: dict[str, Any]) -> StreamEvent:

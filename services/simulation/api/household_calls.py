@@ -24,7 +24,7 @@ from aio_pika.abc import (
     AbstractRobustConnection,
 )
 
-from services.simulation.handlers.households import (
+from services.simulation.adapters.households_queue import (
     DEFAULT_DEAD_LETTERING,
     HOUSEHOLDS_QUEUE,
     DeadLettering,

@@ -13,12 +13,7 @@ from the worker's kept answers (`adapters.household_answers`) without calculatin
 A reply is JSON: `{"status": 200, "household": {...}, "model_version": "..."}` or
 `{"status": 422 | 500, "errors": [{"field": ..., "message": ...}]}`.
 
-The queue is a quorum queue with a delivery limit, like every consumer queue: a
-calculation whose deliveries keep failing (a household that takes down each worker that
-tries it) goes to `simulation.households.dlq` instead of coming back forever. A call
-carries its deadline (`x-fiscus-deadline-ms`, Unix milliseconds) rather than a message TTL,
-which would dead-letter every call that timed out too: a worker drops a call nobody
-waits for any more, unanswered.
+The queue, its dead-lettering and a call's deadline are `adapters.households_queue`.
 """
 
 from __future__ import annotations
@@ -36,21 +31,21 @@ from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from opentelemetry.trace import SpanKind
 
 from services.simulation.adapters.household_answers import HouseholdAnswers, answer_key
+from services.simulation.adapters.households_queue import (
+    DEFAULT_DEAD_LETTERING,
+    HOUSEHOLDS_QUEUE,
+    DeadLettering,
+    declare_households_queue,
+    past_deadline,
+)
 from services.simulation.domain.household_engine import HouseholdOutcome, HouseholdRequest
 from services.simulation.domain.households import InvalidField
 from services.simulation.domain.systems import reform_hash
 from services.simulation.handlers.warm_engine import WarmEngine
-from shared.broker import dead_letter_arguments, dead_letter_queue_name
 from shared.metrics import HOUSEHOLD_ANSWERS, HOUSEHOLD_BATCH_SECONDS, HOUSEHOLD_BATCH_SIZE
-from shared.settings import Settings
 from shared.tracing import context_from, tracer
 
 log = logging.getLogger(__name__)
-
-HOUSEHOLDS_QUEUE = "simulation.households"
-HOUSEHOLDS_DEAD_LETTERS = dead_letter_queue_name(HOUSEHOLDS_QUEUE)
-# Unix time in whole milliseconds: AMQP tables carry a Python float as a 32-bit one.
-DEADLINE_HEADER = "x-fiscus-deadline-ms"
 
 Reform = dict[str, dict[str, Any]]
 
@@ -64,70 +59,6 @@ class HouseholdCalculator(Protocol):
     def calculate(
         self, requests: list[HouseholdRequest], policy: Reform | None
     ) -> list[HouseholdOutcome]: ...
-
-
-@dataclass(frozen=True)
-class DeadLettering:
-    """Where the queue sends a calculation after `delivery_limit` failed deliveries."""
-
-    exchange: str
-    delivery_limit: int
-
-    @classmethod
-    def of(cls, settings: Settings) -> DeadLettering:
-        return cls(settings.dead_letter_exchange, settings.delivery_limit)
-
-
-# The settings' defaults; processes pass their own (services/simulation/main.py).
-DEFAULT_DEAD_LETTERING = DeadLettering.of(Settings.model_construct())
-
-
-async def declare_households_queue(
-    channel: aio_pika.abc.AbstractChannel, dead_lettering: DeadLettering = DEFAULT_DEAD_LETTERING
-) -> Any:
-    """The workers' queue and its dead-letter queue; the API declares them too, so that
-    no request is ever unroutable.
-
-    A classic queue of an earlier version cannot become a quorum queue: once no process
-    consumes from it, it is deleted and declared again (the calls waiting in it were
-    answered 504 by then, or soon are).
-    """
-    exchange = await channel.declare_exchange(
-        dead_lettering.exchange, aio_pika.ExchangeType.DIRECT, durable=True
-    )
-    quorum: dict[str, Any] = {"x-queue-type": "quorum"}
-    dead_letters = await channel.declare_queue(
-        HOUSEHOLDS_DEAD_LETTERS, durable=True, arguments=quorum
-    )
-    await dead_letters.bind(exchange, routing_key=HOUSEHOLDS_QUEUE)
-    arguments = {
-        **quorum,
-        **dead_letter_arguments(
-            HOUSEHOLDS_QUEUE, dead_lettering.exchange, dead_lettering.delivery_limit
-        ),
-    }
-    for attempt in range(2):
-        try:
-            return await channel.declare_queue(HOUSEHOLDS_QUEUE, durable=True, arguments=arguments)
-        except aio_pika.exceptions.ChannelPreconditionFailed:
-            await channel.reopen()
-            if attempt == 0:
-                # Another process may have replaced it meanwhile: declare once more first.
-                continue
-            log.warning("replacing the classic households queue of an earlier version")
-            # Only while nobody consumes from it: not a queue another process just made.
-            await channel.queue_delete(HOUSEHOLDS_QUEUE, if_unused=True)
-    return await channel.declare_queue(HOUSEHOLDS_QUEUE, durable=True, arguments=arguments)
-
-
-def deadline_header(now: float, timeout_seconds: float) -> dict[str, int]:
-    return {DEADLINE_HEADER: int((now + timeout_seconds) * 1000)}
-
-
-def past_deadline(headers: Any, now: float) -> bool:
-    """Whether a call's caller has stopped waiting for it (`now` in Unix seconds)."""
-    deadline = (headers or {}).get(DEADLINE_HEADER)
-    return isinstance(deadline, int) and now * 1000 > deadline
 
 
 @dataclass

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response
 
 from contracts.envelope import CloudEvent
 from contracts.events.webhook.v1 import WebhookTest
+from services.webhooks.adapters.targets import RefusedTarget, checked_address
 from services.webhooks.api.models import (
     Delivery,
     DeliveryPage,
@@ -26,12 +27,11 @@ from services.webhooks.api.models import (
     delivery_of,
     endpoint_of,
 )
+from services.webhooks.db.scheduling import enqueue, enqueue_body
 from services.webhooks.db.tables import attempts, deliveries, endpoints
 from services.webhooks.domain.endpoints import unknown_event_types
 from services.webhooks.domain.sealing import seal
 from services.webhooks.domain.signing import new_secret
-from services.webhooks.handlers.delivery.guard import RefusedTarget, checked_address
-from services.webhooks.handlers.delivery.scheduling import enqueue, enqueue_body
 from shared.db import UnitOfWork
 from shared.etags import PRECONDITION_RESPONSES, IfMatchHeader, require_match, tagged
 from shared.pagination import DEFAULT_PAGE, PageCursor, PageLimit, newest_first, position_of

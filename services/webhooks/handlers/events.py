@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from contracts.envelope import CloudEvent
+from services.webhooks.db.scheduling import enqueue_for_subscribers
 from services.webhooks.domain.endpoints import consumer_name
-from services.webhooks.handlers.delivery.scheduling import enqueue_for_subscribers
 from shared.broker import EventHandler
 from shared.db import Database
 

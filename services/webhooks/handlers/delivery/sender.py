@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 
 import httpx
 
+from services.webhooks.adapters.targets import RefusedTarget, checked_address
 from services.webhooks.domain.endpoints import excerpt
 from services.webhooks.domain.signing import signed_headers
-from services.webhooks.handlers.delivery.guard import RefusedTarget, checked_address
 from shared.settings import Settings
 
 USER_AGENT = "Fiscus-Webhooks/1"
