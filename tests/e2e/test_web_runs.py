@@ -3,7 +3,8 @@
 A user builds a reform with the page's reform builder, generates a small synthetic
 dataset from the page, runs that reform and a second one on it, follows them by their
 Server-Sent Events, reads the impact report of one and then both side by side, and
-downloads the results and a chart; every number in the impact tables must equal the
+downloads the results and a chart, then runs a three-year budget window and reads a
+later year and the window's budget; every number in the impact tables must equal the
 API's report at the place the cell names. A run is cancelled from the
 page, a refused request shows the API's message and a file is uploaded as a dataset.
 """
@@ -241,6 +242,37 @@ def test_two_reforms_side_by_side(page: Page, runs: dict[str, str], client: http
     assert all(name[:27] in legend for name in runs)
     assert page.violations() == []
     page.screenshot("compare")
+
+
+def test_a_budget_window_shows_each_year_and_the_window(
+    page: Page, runs: dict[str, str], client: httpx.Client, policies: dict[str, str]
+) -> None:
+    from playwright.sync_api import expect
+
+    tab = page.tab
+    page.section("Run a simulation", "run")
+    tab.get_by_label("Reform", exact=True).select_option(policies["CTC of $3,000 (page runs)"])
+    tab.get_by_label("Year (the first, for a budget window)").fill(YEAR)
+    tab.get_by_label("Last year of a budget window (empty: one year)").fill("2028")
+    simulation = submit(page)
+    assert page.bodies("/api/v1/simulations")[-1]["years"] == [2026, 2027, 2028]
+    row = tab.locator(f"#runs tr[data-simulation='{simulation}']")
+    expect(row).to_have_attribute("data-status", "completed", timeout=RUN_TIMEOUT_MS)
+    assert page.tab.get_attribute(f"#progress-{simulation}", "data-partitions-total") == "3"
+    row.get_by_role("button", name="Show the impact").click()
+    # The run alone (the two compared before are no longer chosen), in its first year.
+    expect(tab.locator("#impact-status")).to_have_text(
+        f"The impact of CTC of $3,000 (page runs) in {YEAR}.", timeout=120_000
+    )
+    tab.get_by_label("Year shown", exact=True).select_option("2027")
+    tab.get_by_role("button", name="Show the impact").click()
+    expect(tab.locator("#impact-status")).to_contain_text("in 2027.")
+    assert tab.locator("#view-window tbody tr").count() == 4  # three years and the total
+    assert assert_cells_equal_reports(page, client, {simulation}) > 150
+    paths = [cell["path"][:2] for cell in shown_cells(page)]
+    assert ["budget_window", "total"] in paths and ["reports_by_year", "2027"] in paths
+    assert ["report", "budget"] not in paths
+    page.screenshot("window")
 
 
 def test_a_run_is_cancelled_a_refusal_shown_and_a_file_uploaded(

@@ -290,6 +290,8 @@ async function open(event) {
   await loadLists();
   field("impact-dataset").value = simulation.dataset_id;
   await loadSimulations();
+  // This run alone, whatever was chosen before.
+  for (const other of field("impact-choices").querySelectorAll("input")) other.checked = false;
   const box = document.getElementById(`choose-${simulation.id}`);
   if (box) box.checked = true;
   refreshChoices();

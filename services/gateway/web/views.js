@@ -75,7 +75,7 @@ function numeric(a, b) {
 function budgetWindow(chosen) {
   if (!chosen.some((one) => one.answer.budget_window)) return null;
   const years = union(chosen, (one) => one.answer.budget_window?.years.map((y) => String(y.year))).sort(numeric);
-  const categories = [...years.map((year) => [year, year]), ["total", "Total over the window"]];
+  const categories = [...years.map((year) => [year, year]), ["total", "Window total"]];
   return bySimulation(chosen, { id: "window", text: "Budgetary impact by year", rows: "Year" }, "money", categories,
     (key, answer) => {
       if (key === "total") return plain(answer, ["budget_window", "total", "budgetary_impact"]);
