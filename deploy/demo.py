@@ -115,9 +115,8 @@ def main() -> None:
     print(f"simulation completed in {time.monotonic() - started:.1f} s (wall clock, this demo)")
     print_report(report.report)
     print(
-        f"\nThe page: {args.gateway}/ (its Impact section shows this simulation; "
-        "sign in with an API key: FISCUS_ADMIN_API_KEY, which make keeps in "
-        "var/admin-api-key, or one made with POST /api/v1/keys)"
+        f"\nThe page: {args.gateway}/ (sign in with FISCUS_ADMIN_API_KEY, which make keeps "
+        "in var/admin-api-key, and its Impact section shows this simulation)"
     )
 
 
