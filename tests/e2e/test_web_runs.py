@@ -101,14 +101,20 @@ def runs(page: Page, policies: dict[str, str]) -> dict[str, str]:
     expect(tab.locator("#dataset-status")).to_contain_text("Registered", timeout=120_000)
     simulations = {}
     for name, policy_id in policies.items():
-        tab.get_by_label("Reform", exact=True).select_option(policy_id)
-        tab.get_by_label("Year (the first, for a budget window)").fill(YEAR)
+        fill_run(page, policy_id)
         simulations[name] = submit(page)
     assert len(set(simulations.values())) == len(REFORMS)
     for simulation in simulations.values():
         row = tab.locator(f"#runs tr[data-simulation='{simulation}']")
         expect(row).to_have_attribute("data-status", "completed", timeout=RUN_TIMEOUT_MS)
     return simulations
+
+
+def fill_run(page: Page, policy_id: str, last_year: str = "") -> None:
+    """The run form: this reform on the chosen dataset from YEAR, to `last_year` if given."""
+    page.tab.get_by_label("Reform", exact=True).select_option(policy_id)
+    page.tab.get_by_label("Year (the first, for a budget window)").fill(YEAR)
+    page.tab.get_by_label("Last year of a budget window (empty: one year)").fill(last_year)
 
 
 def submit(page: Page) -> str:
@@ -251,9 +257,7 @@ def test_a_budget_window_shows_each_year_and_the_window(
 
     tab = page.tab
     page.section("Run a simulation", "run")
-    tab.get_by_label("Reform", exact=True).select_option(policies["CTC of $3,000 (page runs)"])
-    tab.get_by_label("Year (the first, for a budget window)").fill(YEAR)
-    tab.get_by_label("Last year of a budget window (empty: one year)").fill("2028")
+    fill_run(page, policies["CTC of $3,000 (page runs)"], "2028")
     simulation = submit(page)
     assert page.bodies("/api/v1/simulations")[-1]["years"] == [2026, 2027, 2028]
     row = tab.locator(f"#runs tr[data-simulation='{simulation}']")
@@ -282,10 +286,8 @@ def test_a_run_is_cancelled_a_refusal_shown_and_a_file_uploaded(
 
     tab = page.tab
     page.section("Run a simulation", "run")
-    tab.get_by_label("Reform", exact=True).select_option(policies["CTC of $2,500 (page runs)"])
     # A last year before the first: the API's refusal, with the field it names.
-    tab.get_by_label("Year (the first, for a budget window)").fill(YEAR)
-    tab.get_by_label("Last year of a budget window (empty: one year)").fill("2025")
+    fill_run(page, policies["CTC of $2,500 (page runs)"], "2025")
     tab.get_by_role("button", name="Run", exact=True).click()
     expect(tab.locator("#run-error")).to_contain_text("years")
     refused = client.post("/api/v1/simulations", json=page.bodies("/api/v1/simulations")[-1])

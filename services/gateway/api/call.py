@@ -2,8 +2,7 @@
 once known, and the call's two transactions.
 
 The first transaction is opened on first use (the key lookup) and shared by the
-idempotency claim; it is closed before the route runs. The second, `settle`, remembers an
-idempotent answer together with its audit entry.
+idempotency claim; it is closed before the route runs.
 """
 
 from __future__ import annotations
@@ -19,20 +18,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from services.gateway.api.limiter import KeyLimiter
-from services.gateway.api.remembered import remembered_headers
 from services.gateway.api.tokens import TokenVerifier
-from services.gateway.db import idempotency as records
-from services.gateway.domain.audit import is_audited
 from services.gateway.domain.auth import Principal
-from services.gateway.domain.idempotency import is_remembered, storable_body
 from shared.db import Database, UnitOfWork
-from shared.outages import is_outage
 from shared.service import ServiceProcess
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
-
-Audit = Callable[[UnitOfWork, "Call", Response], Awaitable[None]]
 
 
 @dataclass
@@ -87,37 +79,6 @@ class Call:
                 await first.commit()
         finally:
             await first.__aexit__(None, None, None)
-
-    async def settle(self, key: str, response: Response | None, body: bytes, audit: Audit) -> None:
-        """Remember the answer to a claimed Idempotency-Key, or release the claim if there
-        is none to keep; in the same transaction, the audit entry of an answered change.
-
-        The database may have gone away while the request ran: then the answer still goes
-        to the client, and the claim expires after its lock time (a retry before gets 409).
-        """
-        assert self.principal is not None
-        key_id = self.principal.key_id
-        try:
-            async with self.database.unit_of_work() as uow:
-                if response is not None and is_remembered(response.status_code):
-                    await records.complete(
-                        uow,
-                        key_id,
-                        key,
-                        status=response.status_code,
-                        headers=remembered_headers(response),
-                        body=storable_body(self.path, body),
-                    )
-                else:
-                    await records.release(uow, key_id, key)
-                if response is not None and is_audited(self.request.method):
-                    await audit(uow, self, response)
-                await uow.commit()
-        except Exception as exc:
-            self.audited = False  # written on its own, if it can be
-            if not is_outage(exc):
-                raise
-            log.warning("idempotency key %s left claimed: %s: %s", key, type(exc).__name__, exc)
 
 
 async def rendered(request: Request, call: Awaitable[Response]) -> Response:

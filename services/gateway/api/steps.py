@@ -25,7 +25,12 @@ from starlette.responses import Response
 
 from services.gateway.api.call import Call, rendered
 from services.gateway.api.limiter import LimiterUnavailable
-from services.gateway.api.remembered import IDEMPOTENCY_HEADER, buffered, replay
+from services.gateway.api.remembered import (
+    IDEMPOTENCY_HEADER,
+    buffered,
+    remembered_headers,
+    replay,
+)
 from services.gateway.api.simulation_quota import simulation_quota
 from services.gateway.db import audit as audit_log
 from services.gateway.db import idempotency as records
@@ -33,7 +38,12 @@ from services.gateway.db import keys as store
 from services.gateway.domain.audit import is_audited, touched
 from services.gateway.domain.auth import Principal, bearer_token, refusal
 from services.gateway.domain.auth import authenticate as bootstrap
-from services.gateway.domain.idempotency import fingerprint, key_error
+from services.gateway.domain.idempotency import (
+    fingerprint,
+    is_remembered,
+    key_error,
+    storable_body,
+)
 from services.gateway.domain.keys import prefix_of, secret_matches
 from services.gateway.domain.quota import (
     BATCH_PATH,
@@ -45,6 +55,7 @@ from services.gateway.domain.rate_limits import parse_rate_limit, rate_limit_hea
 from services.gateway.domain.tokens import TokenRefused, looks_like_jwt
 from shared.db import UnitOfWork
 from shared.logs import request_id_var
+from shared.outages import is_outage
 from shared.problems import FieldError, ProblemError, invalid, problem_response
 
 log = logging.getLogger(__name__)
@@ -207,10 +218,42 @@ async def idempotency(call: Call, rest: Rest) -> Response:
     try:
         response, body = await buffered(await rendered(call.request, rest(call)))
     except BaseException:
-        await call.settle(key, None, b"", record_audit)
+        await _settle(call, key, None, b"")
         raise
-    await call.settle(key, response, body, record_audit)
+    await _settle(call, key, response, body)
     return response
+
+
+async def _settle(call: Call, key: str, response: Response | None, body: bytes) -> None:
+    """Remember the answer to a claimed Idempotency-Key, or release the claim if there is
+    none to keep; in the same transaction, the audit entry of an answered change.
+
+    The database may have gone away while the request ran: then the answer still goes to
+    the client, and the claim expires after its lock time (a retry before gets 409).
+    """
+    assert call.principal is not None
+    key_id = call.principal.key_id
+    try:
+        async with call.database.unit_of_work() as uow:
+            if response is not None and is_remembered(response.status_code):
+                await records.complete(
+                    uow,
+                    key_id,
+                    key,
+                    status=response.status_code,
+                    headers=remembered_headers(response),
+                    body=storable_body(call.path, body),
+                )
+            else:
+                await records.release(uow, key_id, key)
+            if response is not None and is_audited(call.request.method):
+                await record_audit(uow, call, response)
+            await uow.commit()
+    except Exception as exc:
+        call.audited = False  # written on its own by `audit`, if it can be
+        if not is_outage(exc):
+            raise
+        log.warning("idempotency key %s left claimed: %s: %s", key, type(exc).__name__, exc)
 
 
 async def quota(call: Call, rest: Rest) -> Response:

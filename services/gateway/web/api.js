@@ -94,16 +94,49 @@ export async function follow(path, onEvent, signal) {
   }
 }
 
-export async function listPolicies(select, empty) {
-  // The caller's policies and the public ones, each once, into `select`.
+export function field(id) {
+  return document.getElementById(id);
+}
+
+export function described(problem) {
+  // What to show for a failed call: the API's problem with its fields, or the error.
+  return problem instanceof ApiProblem ? problem.describe() : problem.message;
+}
+
+function fill(select, items, empty, label) {
+  // `items` (a Map by id) as the options of `select`, keeping the choice if still there.
   const chosenId = select.value;
+  select.replaceChildren(new Option(empty, ""));
+  for (const [id, item] of items) select.append(new Option(label(item), id));
+  select.value = items.has(chosenId) ? chosenId : "";
+}
+
+export async function policiesOf() {
+  // The caller's policies and the public ones, each once, by id.
   const seen = new Map();
   for (const query of ["?limit=100", "?visibility=public&limit=100"]) {
     const page = await api(`/api/v1/policies${query}`);
     for (const policy of page.items) seen.set(policy.id, policy);
   }
-  select.replaceChildren(new Option(empty, ""));
-  for (const policy of seen.values()) select.append(new Option(policy.name, policy.id));
-  select.value = seen.has(chosenId) ? chosenId : "";
   return seen;
+}
+
+export function fillPolicies(select, policies, empty) {
+  fill(select, policies, empty, (policy) => policy.name);
+}
+
+export async function listPolicies(select, empty) {
+  // The caller's policies and the public ones into `select`; answers them by id.
+  const policies = await policiesOf();
+  fillPolicies(select, policies, empty);
+  return policies;
+}
+
+export async function listDatasets(select, empty) {
+  // The datasets the caller may use, newest first, into `select`; answers them by id.
+  const page = await api("/api/v1/datasets?limit=100");
+  const datasets = new Map(page.items.map((dataset) => [dataset.id, dataset]));
+  fill(select, datasets, empty, (dataset) =>
+    `${dataset.name} (${dataset.households.toLocaleString("en-US")} households, ${dataset.year})`);
+  return datasets;
 }

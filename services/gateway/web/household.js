@@ -1,7 +1,7 @@
 // The household calculator: the form becomes PolicyEngine's household JSON, calculated by
 // POST /api/v1/households/calculate under current law and, if chosen, a stored policy;
 // the chart is the same household along an axis of the first adult's employment income.
-import { api, ApiProblem, listPolicies } from "/web/api.js";
+import { api, described, field, listPolicies } from "/web/api.js";
 import { lineChart, svgDownload } from "/web/chart.js";
 import { STATES } from "/web/states.js";
 
@@ -25,10 +25,6 @@ const AXIS = { min: 0, max: 200000, count: 41 };
 const money = new Intl.NumberFormat("en-US", {
   style: "currency", currency: "USD", maximumFractionDigits: 0,
 });
-
-function field(name) {
-  return document.getElementById(name);
-}
 
 function whole(name, label, { min = 0, max = Infinity } = {}) {
   const value = Number(field(name).value);
@@ -177,7 +173,7 @@ async function submit(event) {
     status.textContent = "Calculated.";
   } catch (problem) {
     status.textContent = "";
-    error.textContent = problem instanceof ApiProblem ? problem.describe() : problem.message;
+    error.textContent = described(problem);
   }
 }
 

@@ -2,9 +2,8 @@
 // (GET /api/v1/simulations/{id}/report) as charts and tables side by side, each chart
 // downloadable as SVG and each simulation's results as Parquet (checked against the
 // SHA-256 the API sends).
-import { api, ApiProblem, download, listPolicies } from "/web/api.js";
+import { api, ApiProblem, described, download, field, listDatasets, policiesOf } from "/web/api.js";
 import { barChart, svgDownload } from "/web/chart.js";
-import { listDatasets } from "/web/run.js";
 import { viewsOf } from "/web/views.js";
 
 const MOST = 4;
@@ -32,10 +31,6 @@ function percent(digits) {
 
 function points(value) {
   return `${(value * 100).toFixed(1)} pp`;
-}
-
-function field(name) {
-  return document.getElementById(name);
 }
 
 function describe(simulation) {
@@ -97,7 +92,7 @@ async function loadSimulations() {
 
 async function loadLists() {
   try {
-    policies = await listPolicies(document.createElement("select"), "");
+    policies = await policiesOf();
     await listDatasets(field("impact-dataset"), "Choose a dataset");
     await loadSimulations();
   } catch (problem) {
@@ -279,7 +274,7 @@ async function show(event) {
     status.textContent = `The impact of ${labels.join(", ")} in ${year}.`;
   } catch (problem) {
     status.textContent = "";
-    error.textContent = problem instanceof ApiProblem ? problem.describe() : problem.message;
+    error.textContent = described(problem);
   }
 }
 

@@ -3,15 +3,11 @@
 // policy (POST /api/v1/policies). The API judges every value when the reform is saved:
 // each refusal is shown next to the change its field names (`data.<name>["<period>"]`).
 // An existing policy opens as a copy to edit.
-import { api, ApiProblem, listPolicies } from "/web/api.js";
+import { api, ApiProblem, described, field, listPolicies } from "/web/api.js";
 
 const FOREVER = "2100-12-31";
 let reform = {};
 let chosen = null;
-
-function field(name) {
-  return document.getElementById(name);
-}
 
 function parsed(text) {
   // A number, true or false as such; anything else is sent as typed, for the API to judge.
@@ -157,7 +153,7 @@ async function save(event) {
     status.dataset.policyId = stored.id;
     document.dispatchEvent(new Event("fiscus:policies"));
   } catch (problem) {
-    error.textContent = problem instanceof ApiProblem ? problem.describe() : problem.message;
+    error.textContent = described(problem);
     if (problem instanceof ApiProblem) showReform(refusals(problem));
   }
 }

@@ -2,7 +2,9 @@
 // a region and a year or a budget window; submit (POST /api/v1/simulations) and follow
 // each run's progress from its Server-Sent Events, read with fetch so that the key stays
 // in a header; cancel from the page. Finished runs open in the impact section.
-import { api, ApiProblem, follow, listPolicies, upload } from "/web/api.js";
+import {
+  api, described, field, fillPolicies, follow, listDatasets, policiesOf, upload,
+} from "/web/api.js";
 import { STATES } from "/web/states.js";
 
 const FINISHED = new Set(["completed", "failed", "cancelled"]);
@@ -10,34 +12,12 @@ const POLL_MS = 3000;
 const runs = new Map(); // simulation id → {simulation, progress, row, stream}
 const names = { datasets: new Map(), policies: new Map() };
 
-function field(name) {
-  return document.getElementById(name);
-}
-
-function described(problem) {
-  return problem instanceof ApiProblem ? problem.describe() : problem.message;
-}
-
-export async function listDatasets(select, empty) {
-  // The datasets the caller may use, newest first, into `select`; answers them by id.
-  const chosenId = select.value;
-  const page = await api("/api/v1/datasets?limit=100");
-  select.replaceChildren(new Option(empty, ""));
-  const found = new Map();
-  for (const dataset of page.items) {
-    found.set(dataset.id, dataset);
-    const label = `${dataset.name} (${dataset.households.toLocaleString("en-US")} households, ${dataset.year})`;
-    select.append(new Option(label, dataset.id));
-  }
-  select.value = found.has(chosenId) ? chosenId : "";
-  return found;
-}
-
 async function loadChoices() {
   try {
     names.datasets = await listDatasets(field("run-dataset"), "Choose a dataset");
-    names.policies = await listPolicies(field("run-policy"), "Choose a policy");
-    await listPolicies(field("run-baseline"), "Current law");
+    names.policies = await policiesOf();
+    fillPolicies(field("run-policy"), names.policies, "Choose a policy");
+    fillPolicies(field("run-baseline"), names.policies, "Current law");
   } catch (problem) {
     field("run-error").textContent = `The choices could not be listed: ${described(problem)}`;
   }
@@ -96,8 +76,9 @@ function requestBody() {
   };
   if (field("run-baseline").value) body.baseline_policy_id = field("run-baseline").value;
   if (last === null || last === first) body.year = first;
-  else body.years = Array.from({ length: Math.max(1, last - first + 1) }, (_, i) => first + i);
-  if (last !== null && last < first) body.years = [first, last];
+  // A last year before the first is sent as given, for the API to refuse by name.
+  else if (last < first) body.years = [first, last];
+  else body.years = Array.from({ length: last - first + 1 }, (_, i) => first + i);
   return body;
 }
 
