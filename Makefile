@@ -4,7 +4,8 @@ PYTHON_BIN ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-LINTED := shared contracts services sdk tests deploy benchmarks examples
+LINTED := shared contracts services tests deploy benchmarks examples
+CLIENT := clients/python
 LINT_STAMP := $(VENV)/.linted
 VAR := var
 ADMIN_KEY_FILE := $(VAR)/admin-api-key
@@ -14,19 +15,31 @@ export FISCUS_ADMIN_API_KEY ?= $(shell mkdir -p $(VAR) && { test -s $(ADMIN_KEY_
 	$(PYTHON_BIN) -c 'import secrets; print("fk_" + secrets.token_urlsafe(32))' > $(ADMIN_KEY_FILE); } \
 	&& cat $(ADMIN_KEY_FILE))
 
-.PHONY: help install services migrate up down demo test test-unit test-fast test-stack test-stack-down test-reforms lint format docs bench chaos load clean tools
+# The locks, with hashes, from pyproject.toml: requirements.lock for the services (and
+# their images: no test or lint tool, so not even the pytest policyengine-core names but
+# never imports outside its own test runner), requirements-dev.lock for everything here.
+LOCK_COMPILE := $(VENV)/bin/uv pip compile pyproject.toml --quiet --generate-hashes \
+	--python-version 3.11 --python-platform x86_64-unknown-linux-gnu --custom-compile-command "make lock"
+RUNTIME_ONLY := --no-emit-package pytest --no-emit-package iniconfig --no-emit-package pluggy
+
+.PHONY: help install lock test-client services migrate up down demo test test-unit test-fast test-stack test-stack-down test-reforms lint format docs bench chaos load clean tools
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-$(STAMP): requirements.lock pyproject.toml
+$(STAMP): requirements-dev.lock pyproject.toml $(CLIENT)/pyproject.toml
 	test -x $(PY) || $(PYTHON_BIN) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.lock
-	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.lock
+	$(PY) -m pip install --quiet --no-deps -e . -e $(CLIENT)
 	touch $(STAMP)
 
 install: $(STAMP) ## Create .venv with the pinned dependencies
+
+# Versions already locked stay unless pyproject.toml asks otherwise (uv prefers them).
+lock: install ## Regenerate requirements.lock and requirements-dev.lock from pyproject.toml
+	$(LOCK_COMPILE) $(RUNTIME_ONLY) -o requirements.lock
+	$(LOCK_COMPILE) --extra dev -o requirements-dev.lock
 
 services: ## Postgres, RabbitMQ and Redis: start any that is down, install any that is missing
 	@bash deploy/local-services.sh
@@ -58,6 +71,9 @@ test-fast: install services tools ## Unit and service tests without policyengine
 test-stack: install services ## Stack tests on a test stack kept running between runs
 	FISCUS_TEST_STACK=keep $(PY) -m pytest -q -m stack $(PYTEST_ARGS)
 
+test-client: install ## The client package's own suite, against both clients (seconds)
+	cd $(CLIENT) && ../../$(PY) -m pytest -q tests
+
 test-reforms: install ## Every reform of the reduced-path identity test (about 12 minutes)
 	FISCUS_ALL_REFORMS=1 $(PY) -m pytest -q tests/service/test_reform_paths.py
 
@@ -65,20 +81,28 @@ test-stack-down: install ## Stop the test stack `make test-stack` keeps running
 	$(PY) -m tests.stack_fixtures down
 
 lint: install ## ruff, mypy --strict, import-linter's contracts, and the committed event contracts up to date
-	$(VENV)/bin/ruff check $(LINTED)
-	$(VENV)/bin/ruff format --check $(LINTED)
+	$(VENV)/bin/ruff check $(LINTED) $(CLIENT)
+	$(VENV)/bin/ruff format --check $(LINTED) $(CLIENT)
 	$(VENV)/bin/mypy --explicit-package-bases $(LINTED)
+	cd $(CLIENT) && ../../$(VENV)/bin/mypy src tests generate_sync.py
+	$(PY) $(CLIENT)/generate_sync.py --check
+	@tmp=$$(mktemp -d) && cp requirements.lock requirements-dev.lock $$tmp/ \
+	 && $(LOCK_COMPILE) $(RUNTIME_ONLY) -o $$tmp/requirements.lock \
+	 && $(LOCK_COMPILE) --extra dev -o $$tmp/requirements-dev.lock \
+	 && cmp -s requirements.lock $$tmp/requirements.lock \
+	 && cmp -s requirements-dev.lock $$tmp/requirements-dev.lock \
+	 || { echo "the locks do not match pyproject.toml: run make lock"; rm -rf $$tmp; exit 1; }; rm -rf $$tmp
 	$(VENV)/bin/lint-imports
 	$(PY) -m contracts.generate --check
 	touch $(LINT_STAMP)
 
 # `make test` lints only what changed since the last clean `make lint`.
-$(LINT_STAMP): $(STAMP) pyproject.toml $(shell find $(LINTED) -type f -not -path '*/__pycache__/*' 2>/dev/null)
+$(LINT_STAMP): $(STAMP) pyproject.toml $(shell find $(LINTED) $(CLIENT) -type f -not -path '*/__pycache__/*' 2>/dev/null)
 	$(MAKE) lint
 
 format: install
-	$(VENV)/bin/ruff check --fix $(LINTED)
-	$(VENV)/bin/ruff format $(LINTED)
+	$(VENV)/bin/ruff check --fix $(LINTED) $(CLIENT)
+	$(VENV)/bin/ruff format $(LINTED) $(CLIENT)
 
 docs: install ## Write the events' JSON Schemas and AsyncAPI document (contracts/) from the code
 	$(PY) -m contracts.generate

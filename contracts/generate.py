@@ -3,8 +3,9 @@
     python -m contracts.generate          # write contracts/schemas/*.json, contracts/asyncapi.json
     python -m contracts.generate --check  # exit 1 when the committed files differ from the code
 
-The consumer queues come from the services themselves: each process's app is built
-(nothing connects) and its `EventConsumers.subscriptions` are read.
+The queues come from the services themselves: each process's app is built (nothing
+connects) and its `EventConsumers.consumed` are read: event consumers' queues, a
+process's own feed, request queues.
 """
 
 from __future__ import annotations
@@ -30,17 +31,19 @@ CONTRACTS_DIR = Path(__file__).resolve().parent
 SCHEMAS_DIR = CONTRACTS_DIR / "schemas"
 ASYNCAPI_FILE = CONTRACTS_DIR / "asyncapi.json"
 
-# Every process that consumes events: (service, "module:app factory taking Settings").
+# Every process that consumes a queue: (service, "module:app factory taking Settings").
 CONSUMING_PROCESSES: tuple[tuple[str, str], ...] = (
+    ("gateway", "services.gateway.main:create_app"),
     ("simulation", "services.simulation.main:create_app"),
     ("simulation", "services.simulation.main:create_worker_app"),
+    ("simulation", "services.simulation.main:create_households_app"),
     ("aggregation", "services.aggregation.main:create_app"),
     ("webhooks", "services.webhooks.main:create_app"),
 )
 
 
 def service_subscriptions() -> list[Subscription]:
-    """The consumer queues the services subscribe, as their apps wire them."""
+    """The queues the services consume, as their apps wire them."""
     from shared.settings import Settings
 
     # Defaults only: the documents must not depend on the environment they are built in.
@@ -50,8 +53,16 @@ def service_subscriptions() -> list[Subscription]:
         module_name, factory_name = target.split(":")
         factory = getattr(importlib.import_module(module_name), factory_name)
         app = factory(settings)
-        for queue, event_type in app.state.process.consumers.subscriptions:
-            subscriptions.append(Subscription(service, queue, event_type))
+        for consumed in app.state.process.consumers.consumed:
+            subscriptions.append(
+                Subscription(
+                    service,
+                    consumed.queue,
+                    consumed.routing_key,
+                    consumed.kind,
+                    consumed.description,
+                )
+            )
     return subscriptions
 
 

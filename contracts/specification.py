@@ -3,7 +3,8 @@
 Each event version has a JSON Schema of its whole CloudEvents envelope, with the
 payload's schema as `data`. The AsyncAPI document comes from a documentation-only
 FastStream broker that publishes every event type on the events exchange and declares
-the consumer queues the services subscribe with; it never connects.
+every queue the services consume (their event consumers' queues, a process's own feed,
+request queues); it never connects.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, cast
+from typing import Any, Literal, Union, cast
 
 from faststream.rabbit import ExchangeType, QueueType, RabbitBroker, RabbitExchange, RabbitQueue
 from faststream.specification import AsyncAPI
@@ -26,13 +27,24 @@ CONTENT_TYPE = "application/cloudevents+json"
 DOCUMENTED_SERVER = "amqp://localhost:5672/"
 
 
+QueueKind = Literal["events", "feed", "requests"]
+
+
 @dataclass(frozen=True)
 class Subscription:
-    """A consumer queue a Fiscus process declares, bound to one event type."""
+    """A queue a Fiscus process consumes.
+
+    `events`: a durable consumer queue bound to the event type `routing_key`; `feed`: a
+    queue each process declares for itself, bound to the pattern `routing_key`; `requests`:
+    a request/reply queue published to directly, `routing_key` its own name.
+    `description` says what the messages hold when they are not events.
+    """
 
     service: str
     queue: str
-    event_type: str
+    routing_key: str
+    kind: QueueKind = "events"
+    description: str = ""
 
 
 def schema_file_name(payload: type[EventPayload]) -> str:
@@ -106,6 +118,73 @@ def _documented_handler(model: type[BaseModel]) -> Any:
     return handle
 
 
+def topic_matches(pattern: str, routing_key: str) -> bool:
+    """Whether a topic exchange routes `routing_key` to a queue bound with `pattern`
+    (`*` one word, `#` any number of words)."""
+
+    def match(pattern_words: list[str], words: list[str]) -> bool:
+        if not pattern_words:
+            return not words
+        first, rest = pattern_words[0], pattern_words[1:]
+        if first == "#":
+            return any(match(rest, words[skip:]) for skip in range(len(words) + 1))
+        return bool(words) and first in ("*", words[0]) and match(rest, words[1:])
+
+    return match(pattern.split("."), routing_key.split("."))
+
+
+def _documented_queue(
+    broker: RabbitBroker,
+    exchange: RabbitExchange,
+    subscription: Subscription,
+    models: dict[str, type[BaseModel]],
+) -> None:
+    """A subscriber of the documentation broker for one queue a service consumes."""
+    queue, key = subscription.queue, subscription.routing_key
+    if subscription.kind == "requests":
+        subscriber = broker.subscriber(
+            RabbitQueue(queue, queue_type=QueueType.QUORUM, durable=True, routing_key=key),
+            title=queue,
+            description=(
+                f"Durable quorum queue of the {subscription.service} service, request/reply: "
+                "published to directly (the default exchange) with `reply_to` and a "
+                "correlation id; requests that keep failing are dead-lettered to "
+                f"`{queue}.dlq`. {subscription.description}"
+            ).strip(),
+        )
+        subscriber(_documented_handler(cast(type[BaseModel], dict[str, Any])))
+        return
+    if subscription.kind == "feed":
+        matching = [model for event_type, model in models.items() if topic_matches(key, event_type)]
+        if not matching:
+            raise ValueError(f"{queue} follows no event type")
+        subscriber = broker.subscriber(
+            RabbitQueue(queue, durable=False, exclusive=True, auto_delete=True, routing_key=key),
+            exchange,
+            title=queue,
+            description=(
+                f"A queue each {subscription.service} process declares for itself, named "
+                f"`{queue}.` and a random suffix, bound to `{key}`: non-durable, exclusive, "
+                "deleted with the process's connection; nothing is kept or retried. "
+                f"{subscription.description}"
+            ).strip(),
+        )
+        subscriber(_documented_handler(cast(type[BaseModel], Union[tuple(matching)])))  # noqa: UP007
+        return
+    if key not in models:
+        raise ValueError(f"{queue} consumes an unknown event type")
+    subscriber = broker.subscriber(
+        RabbitQueue(queue, queue_type=QueueType.QUORUM, durable=True, routing_key=key),
+        exchange,
+        title=queue,
+        description=(
+            f"Durable quorum queue of the {subscription.service} service, bound to "
+            f"`{key}`; messages that keep failing are dead-lettered to `{queue}.dlq`."
+        ),
+    )
+    subscriber(_documented_handler(models[key]))
+
+
 def documentation_broker(
     payloads: Iterable[type[EventPayload]], subscriptions: Iterable[Subscription]
 ) -> RabbitBroker:
@@ -128,32 +207,15 @@ def documentation_broker(
             persist=True,
         )
     for subscription in subscriptions:
-        if subscription.event_type not in models:
-            raise ValueError(f"{subscription.queue} consumes an unknown event type")
-        queue = RabbitQueue(
-            subscription.queue,
-            queue_type=QueueType.QUORUM,
-            durable=True,
-            routing_key=subscription.event_type,
-        )
-        subscriber = broker.subscriber(
-            queue,
-            exchange,
-            title=subscription.queue,
-            description=(
-                f"Durable quorum queue of the {subscription.service} service, bound to "
-                f"`{subscription.event_type}`; messages that keep failing are dead-lettered "
-                f"to `{subscription.queue}.dlq`."
-            ),
-        )
-        subscriber(_documented_handler(models[subscription.event_type]))
+        _documented_queue(broker, exchange, subscription, models)
     return broker
 
 
 def asyncapi_document(
     payloads: Iterable[type[EventPayload]], subscriptions: Iterable[Subscription]
 ) -> dict[str, Any]:
-    """The AsyncAPI 3.0 document of the events exchange, its event types and consumer queues."""
+    """The AsyncAPI 3.0 document of the events exchange, its event types and the queues
+    the services consume."""
     specification = AsyncAPI(
         documentation_broker(payloads, subscriptions),
         title="Fiscus events",

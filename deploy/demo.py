@@ -8,14 +8,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from sdk import Fiscus, ImpactReport  # noqa: E402
+from fiscus_client import Fiscus, ImpactReport
 
 CTC_REFORM = {"gov.irs.credits.ctc.amount.base[0].amount": {"2025-01-01.2100-12-31": 3000}}
 

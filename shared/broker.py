@@ -12,6 +12,12 @@ A handler may ask `redelivered()`: whether the broker delivered this message bef
 to a consumer that did not acknowledge it (it crashed, or its handler failed). A second
 copy of an event, published again by an outbox relay that stopped between publishing
 and marking it sent, is a first delivery of its own.
+
+Besides its event consumers, a process may consume two other kinds of queue, declared
+here too: a feed of its own (`EventFeed`: a transient queue bound to a routing pattern,
+for what the process follows now) and a request queue (`RequestQueue`: request/reply on
+the default exchange). `EventConsumers.consumed` lists every queue a process consumes,
+of all three kinds: the AsyncAPI document is generated from it (contracts/generate.py).
 """
 
 from __future__ import annotations
@@ -19,10 +25,14 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
 from contextvars import ContextVar
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
+import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractQueue
 from faststream import AckPolicy, BaseMiddleware
 from faststream.message import StreamMessage
 from faststream.rabbit import (
@@ -44,6 +54,36 @@ from shared.settings import Settings
 log = logging.getLogger(__name__)
 
 EventHandler = Callable[[CloudEvent], Awaitable[None]]
+# What a process's feed does with each event it receives (the CloudEvent as JSON).
+FeedReceiver = Callable[[dict[str, Any]], Awaitable[None]]
+QueueKind = Literal["events", "feed", "requests"]
+
+
+@dataclass(frozen=True)
+class Consumer:
+    """One event consumer: `handler` gets the events of `event_type` through the durable
+    queue `queue` (whose name is also the handler's inbox name)."""
+
+    queue: str
+    event_type: str
+    handler: EventHandler
+
+
+@dataclass(frozen=True)
+class ConsumedQueue:
+    """A queue a process consumes, as the AsyncAPI document lists it.
+
+    `routing_key` is the event type the queue is bound to (`events`), the pattern a
+    process's own feed is bound to (`feed`: `queue` is then the prefix of each process's
+    queue), or the queue's own name, published to on the default exchange (`requests`).
+    `description` says what the messages hold when they are not events.
+    """
+
+    queue: str
+    routing_key: str
+    kind: QueueKind = "events"
+    description: str = ""
+
 
 _redelivered: ContextVar[bool] = ContextVar("redelivered", default=False)
 
@@ -121,19 +161,40 @@ async def decode_cloudevent(message: RabbitMessage) -> Any:
     return json.loads(message.body)
 
 
+async def declare_consumer_queues(
+    broker: RabbitBroker, settings: Settings, queues: Iterable[tuple[str, str]]
+) -> None:
+    """Declare and bind consumer queues `(queue, event_type)` and their dead-letter queues
+    from a process that does not consume them: an event published before any of their
+    consumers ever started is then kept, not dropped as unroutable."""
+    exchange = await broker.declare_exchange(events_exchange(settings))
+    dlx = await broker.declare_exchange(dead_letter_exchange(settings))
+    for name, event_type in queues:
+        queue = await broker.declare_queue(consumer_queue(settings, name, event_type))
+        await queue.bind(exchange, routing_key=event_type)
+        dlq = await broker.declare_queue(dead_letter_queue(name))
+        await dlq.bind(dlx, routing_key=name)
+
+
 class EventConsumers:
-    """The event subscriptions of one process, declared together with their DLQs."""
+    """The event subscriptions of one process, declared together with their DLQs, and
+    the record of every other queue the process consumes (a feed, a request queue)."""
 
     def __init__(self, broker: RabbitBroker, settings: Settings) -> None:
         self.broker = broker
         self._settings = settings
         self._queues: list[str] = []
-        self._subscriptions: list[tuple[str, str]] = []
+        self._consumed: list[ConsumedQueue] = []
+
+    def subscribe_all(self, consumers: Iterable[Consumer]) -> None:
+        """Subscribe every consumer of a service's registration (handlers/consumers.py)."""
+        for consumer in consumers:
+            self.subscribe(consumer.queue, consumer.event_type, consumer.handler)
 
     def subscribe(self, queue: str, event_type: str, handler: EventHandler) -> None:
         """Deliver events of `event_type` to `handler` through the consumer queue `queue`."""
         self._queues.append(queue)
-        self._subscriptions.append((queue, event_type))
+        self._consumed.append(ConsumedQueue(queue, event_type))
         patience = self._settings.outage_patience_seconds
 
         @functools.wraps(handler)  # the handler's name in logs and the AsyncAPI document
@@ -152,10 +213,15 @@ class EventConsumers:
     def queues(self) -> tuple[str, ...]:
         return tuple(self._queues)
 
+    def record(self, consumed: ConsumedQueue) -> None:
+        """A queue the process consumes on a connection of its own (an `EventFeed`, a
+        `RequestQueue`): listed with the event subscriptions, started by its owner."""
+        self._consumed.append(consumed)
+
     @property
-    def subscriptions(self) -> tuple[tuple[str, str], ...]:
-        """Every `(queue, event_type)` subscribed, in order (the AsyncAPI document lists them)."""
-        return tuple(self._subscriptions)
+    def consumed(self) -> tuple[ConsumedQueue, ...]:
+        """Every queue the process consumes, in order (the AsyncAPI document lists them)."""
+        return tuple(self._consumed)
 
     async def start(self) -> None:
         """Connect, declare the dead-letter queues, then start consuming."""
@@ -169,3 +235,115 @@ class EventConsumers:
 
     async def stop(self) -> None:
         await self.broker.stop()
+
+
+class EventFeed:
+    """A process's own feed of the events whose routing key matches `pattern`.
+
+    Its queue (`<prefix>.<random>`) is non-durable, exclusive and deleted with the
+    connection, a connection of the feed's own: it serves only what the process follows
+    now. Nothing is kept or retried: a message is acknowledged as it arrives, before
+    `receive` runs.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        prefix: str,
+        pattern: str,
+        receive: FeedReceiver,
+        description: str = "",
+    ) -> None:
+        self.queue_name = f"{prefix}.{uuid.uuid4().hex[:12]}"
+        # Listed under its prefix: every process has a queue of its own.
+        self.consumed = ConsumedQueue(prefix, pattern, "feed", description)
+        self._broker = make_broker(settings)
+        self._settings = settings
+        subscriber = self._broker.subscriber(
+            RabbitQueue(
+                self.queue_name,
+                durable=False,
+                exclusive=True,
+                auto_delete=True,
+                routing_key=pattern,
+            ),
+            events_exchange(settings),
+            decoder=decode_cloudevent,
+            ack_policy=AckPolicy.ACK_FIRST,
+        )
+        subscriber(receive)
+
+    async def start(self) -> None:
+        """Connect, bind the process's queue and start receiving."""
+        await self._broker.connect()
+        await self._broker.declare_exchange(events_exchange(self._settings))
+        await self._broker.start()
+
+    async def stop(self) -> None:
+        await self._broker.stop()
+
+    async def check(self) -> None:
+        """Readiness: the broker answers."""
+        if not await self._broker.ping(timeout=2):
+            raise ConnectionError("broker does not answer")
+
+
+@dataclass(frozen=True)
+class DeadLettering:
+    """Where a queue sends a message after `delivery_limit` failed deliveries."""
+
+    exchange: str
+    delivery_limit: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> DeadLettering:
+        return cls(settings.dead_letter_exchange, settings.delivery_limit)
+
+
+class RequestQueue:
+    """A queue of requests published to it directly (on the default exchange), each with
+    `reply_to` and a correlation id: request/reply.
+
+    It is a durable quorum queue with a delivery limit, like every consumer queue: a
+    request whose deliveries keep failing goes to `<name>.dlq` instead of coming back
+    forever. Callers and consumers both declare it, so that no request is unroutable.
+    """
+
+    def __init__(self, name: str, dead_lettering: DeadLettering, description: str = "") -> None:
+        self.name = name
+        self.dead_lettering = dead_lettering
+        self.consumed = ConsumedQueue(name, name, "requests", description)
+
+    async def declare(self, channel: AbstractChannel) -> AbstractQueue:
+        """The queue and its dead-letter queue, declared on `channel`.
+
+        A classic queue of an earlier version cannot become a quorum queue: once no process
+        consumes from it, it is deleted and declared again (the requests waiting in it were
+        answered as timed out by then, or soon are).
+        """
+        exchange = await channel.declare_exchange(
+            self.dead_lettering.exchange, aio_pika.ExchangeType.DIRECT, durable=True
+        )
+        quorum: dict[str, Any] = {"x-queue-type": "quorum"}
+        dead_letters = await channel.declare_queue(
+            dead_letter_queue_name(self.name), durable=True, arguments=quorum
+        )
+        await dead_letters.bind(exchange, routing_key=self.name)
+        arguments = {
+            **quorum,
+            **dead_letter_arguments(
+                self.name, self.dead_lettering.exchange, self.dead_lettering.delivery_limit
+            ),
+        }
+        for attempt in range(2):
+            try:
+                return await channel.declare_queue(self.name, durable=True, arguments=arguments)
+            except aio_pika.exceptions.ChannelPreconditionFailed:
+                await channel.reopen()
+                if attempt == 0:
+                    # Another process may have replaced it meanwhile: declare once more first.
+                    continue
+                log.warning("replacing the classic queue %s of an earlier version", self.name)
+                # Only while nobody consumes from it: not a queue another process just made.
+                await channel.queue_delete(self.name, if_unused=True)
+        return await channel.declare_queue(self.name, durable=True, arguments=arguments)

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from contracts.events.simulation.v1 import SimulationCompleted
 from services.aggregation.api import aggregates, results
 from services.aggregation.api.routes import router
 from services.aggregation.db.tables import metadata
-from services.aggregation.handlers.simulation_completed import (
-    CONSUMER,
-    handle_simulation_completed,
-)
+from services.aggregation.handlers.consumers import event_consumers
 from shared.service import ServiceProcess, create_service_app, serve
 from shared.settings import Settings, get_settings
 
@@ -19,11 +15,7 @@ from shared.settings import Settings, get_settings
 def create_app(settings: Settings) -> FastAPI:
     """The aggregation service's app; its lifespan runs the consumer and the relay."""
     process = ServiceProcess("aggregation", settings, metadata)
-    process.consumers.subscribe(
-        CONSUMER,
-        SimulationCompleted.event_type,
-        handle_simulation_completed(process.database, process.source),
-    )
+    process.consumers.subscribe_all(event_consumers(process.database, process.source))
     return create_service_app(
         process,
         [router, results.router, aggregates.router],

@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.responses import HTMLResponse
 
+from services.gateway.adapters.limiter import KeyLimiter
 from services.gateway.adapters.simulation_feed import SimulationEventFeed
 from services.gateway.api import (
     audit,
@@ -22,7 +23,6 @@ from services.gateway.api import (
     web,
 )
 from services.gateway.api import events as simulation_events
-from services.gateway.api.limiter import KeyLimiter
 from services.gateway.db.tables import metadata
 from services.gateway.domain.rate_limits import parse_rate_limit
 from services.gateway.domain.routing import UPSTREAMS
@@ -47,6 +47,7 @@ def create_app(settings: Settings) -> FastAPI:
     process = ServiceProcess("gateway", settings, metadata, publishes=False)
     # Simulation events from the bus, for the SSE streams this process serves.
     feed = SimulationEventFeed(settings)
+    process.consumers.record(feed.consumed)
     process.readiness_checks.append(("events", feed.check))
 
     @contextlib.asynccontextmanager

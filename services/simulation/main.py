@@ -15,52 +15,28 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from fastapi import FastAPI
 
-from contracts.events.dataset.v1 import DatasetDeleted, DatasetRegistered
-from contracts.events.policy.v1 import PolicyCreated, PolicyDeleted, PolicyVisibilityChanged
-from contracts.events.simulation.v1 import SimulationPartitionRequested, SimulationRequested
 from services.simulation.adapters.admissions import Admissions
 from services.simulation.adapters.baselines import StoredBaselines
 from services.simulation.adapters.household_answers import HouseholdAnswers
-from services.simulation.adapters.households_queue import DeadLettering
+from services.simulation.adapters.household_calls import HouseholdCalls
+from services.simulation.adapters.warm_engine import EngineFactory, SimulationEngine, WarmEngine
 from services.simulation.api import batches, households
-from services.simulation.api.household_calls import HouseholdCalls
 from services.simulation.api.routes import router
 from services.simulation.db.tables import metadata
-from services.simulation.domain.partitions import PartitionCosts
-from services.simulation.handlers.deletions import (
-    DATASET_DELETIONS_QUEUE,
-    POLICY_DELETIONS_QUEUE,
-    DeletionHandlers,
+from services.simulation.handlers.consumers import (
+    WORKER_QUEUES,
+    api_consumers,
+    worker_consumers,
 )
-from services.simulation.handlers.gauges import simulation_gauges, warm_systems_gauge
-from services.simulation.handlers.households import (
+from services.simulation.workers.gauges import simulation_gauges, warm_systems_gauge
+from services.simulation.workers.households import (
     HouseholdBatcher,
     HouseholdCalculator,
     HouseholdServer,
 )
-from services.simulation.handlers.partitions import PARTITIONS_QUEUE, PartitionRunner
-from services.simulation.handlers.projections import (
-    DATASETS_QUEUE,
-    POLICIES_QUEUE,
-    POLICY_VISIBILITY_QUEUE,
-    ProjectionHandlers,
-)
-from services.simulation.handlers.requests import REQUESTS_QUEUE, SimulationPlanner
-from services.simulation.handlers.warm_engine import EngineFactory, SimulationEngine, WarmEngine
-from shared.broker import (
-    EventConsumers,
-    consumer_queue,
-    dead_letter_exchange,
-    dead_letter_queue,
-    events_exchange,
-)
+from shared.broker import DeadLettering, EventConsumers, declare_consumer_queues
 from shared.service import ServiceProcess, create_service_app, serve
 from shared.settings import Settings, get_settings
-
-WORKER_QUEUES: tuple[tuple[str, str], ...] = (
-    (REQUESTS_QUEUE, SimulationRequested.event_type),
-    (PARTITIONS_QUEUE, SimulationPartitionRequested.event_type),
-)
 
 
 def _declare_worker_queues(
@@ -73,14 +49,7 @@ def _declare_worker_queues(
     """
 
     async def declare() -> None:
-        broker = consumers.broker
-        exchange = await broker.declare_exchange(events_exchange(settings))
-        dlx = await broker.declare_exchange(dead_letter_exchange(settings))
-        for name, event_type in WORKER_QUEUES:
-            queue = await broker.declare_queue(consumer_queue(settings, name, event_type))
-            await queue.bind(exchange, routing_key=event_type)
-            dlq = await broker.declare_queue(dead_letter_queue(name))
-            await dlq.bind(dlx, routing_key=name)
+        await declare_consumer_queues(consumers.broker, settings, WORKER_QUEUES)
 
     return declare
 
@@ -89,25 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """The API process: simulations resource, dataset and policy projections."""
     settings = settings or get_settings()
     process = ServiceProcess("simulation", settings, metadata)
-    handlers = ProjectionHandlers(process.database)
-    process.consumers.subscribe(
-        DATASETS_QUEUE, DatasetRegistered.event_type, handlers.on_dataset_registered
-    )
-    process.consumers.subscribe(
-        POLICIES_QUEUE, PolicyCreated.event_type, handlers.on_policy_created
-    )
-    process.consumers.subscribe(
-        POLICY_VISIBILITY_QUEUE,
-        PolicyVisibilityChanged.event_type,
-        handlers.on_policy_visibility_changed,
-    )
-    deletions = DeletionHandlers(process.database, settings.resolved_storage_url)
-    process.consumers.subscribe(
-        DATASET_DELETIONS_QUEUE, DatasetDeleted.event_type, deletions.on_dataset_deleted
-    )
-    process.consumers.subscribe(
-        POLICY_DELETIONS_QUEUE, PolicyDeleted.event_type, deletions.on_policy_deleted
-    )
+    process.consumers.subscribe_all(api_consumers(process.database, settings.resolved_storage_url))
     calls = HouseholdCalls(
         settings.amqp_url, settings.household_timeout_seconds, DeadLettering.of(settings)
     )
@@ -159,28 +110,8 @@ def create_worker_app(
     settings = settings.model_copy(update={"prefetch": 1})
     process = ServiceProcess("simulation", settings, metadata)
     engine = WarmEngine(engine_factory, on_failure=_terminate if exit_on_engine_failure else None)
-    planner = SimulationPlanner(
-        process.database,
-        process.source,
-        attempts=settings.delivery_limit,
-        costs=partition_costs(settings),
-        outage_patience_seconds=settings.outage_patience_seconds,
-    )
-    runner = PartitionRunner(
-        process.database,
-        settings.resolved_storage_url,
-        process.source,
-        engine,
-        attempts=settings.delivery_limit,
-        outage_patience_seconds=settings.outage_patience_seconds,
-    )
-    process.consumers.subscribe(
-        REQUESTS_QUEUE, SimulationRequested.event_type, planner.on_simulation_requested
-    )
-    process.consumers.subscribe(
-        PARTITIONS_QUEUE,
-        SimulationPartitionRequested.event_type,
-        runner.on_partition_requested,
+    process.consumers.subscribe_all(
+        worker_consumers(process.database, process.source, settings, engine)
     )
     process.readiness_checks.append(("engine", engine.check))
     process.metric_refreshers.append(warm_systems_gauge(engine, "worker"))
@@ -190,15 +121,6 @@ def create_worker_app(
         title="Fiscus simulation worker",
         description="Runs society-wide simulations.",
         on_start=[engine.start],
-    )
-
-
-def partition_costs(settings: Settings) -> PartitionCosts:
-    return PartitionCosts(
-        fixed_seconds=settings.partition_fixed_seconds,
-        household_seconds=settings.partition_household_seconds,
-        max_households=settings.partition_households,
-        workers=settings.workers,
     )
 
 
@@ -237,6 +159,7 @@ def create_households_app(
         2 * settings.household_batch_max,
         DeadLettering.of(settings),
     )
+    process.consumers.record(server.consumed)
     process.readiness_checks.append(("engine", engine.check))
     process.readiness_checks.append(("households", server.check))
     return create_service_app(

@@ -8,9 +8,8 @@ from fastapi import FastAPI
 
 from services.webhooks.api.routes import router
 from services.webhooks.db.tables import metadata
-from services.webhooks.domain.endpoints import SUBSCRIBABLE_EVENT_TYPES, consumer_name
-from services.webhooks.handlers.delivery.loop import DeliveryLoop
-from services.webhooks.handlers.events import handle_event
+from services.webhooks.handlers.consumers import event_consumers
+from services.webhooks.workers.deliveries import DeliveryLoop
 from shared.service import ServiceProcess, create_service_app, serve
 from shared.settings import Settings, get_settings
 
@@ -42,12 +41,9 @@ def create_app(settings: Settings) -> FastAPI:
     """The webhooks service's app; its lifespan runs the consumers, the relay and the loop."""
     process = WebhooksProcess(settings)
     first_delay = settings.webhooks_retry_schedule[0] if settings.webhooks_retry_schedule else 0.0
-    for event_type in SUBSCRIBABLE_EVENT_TYPES:
-        process.consumers.subscribe(
-            consumer_name(event_type),
-            event_type,
-            handle_event(process.database, first_delay, process.deliveries.wake),
-        )
+    process.consumers.subscribe_all(
+        event_consumers(process.database, first_delay, process.deliveries.wake)
+    )
     app = create_service_app(
         process,
         [router],

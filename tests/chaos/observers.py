@@ -23,11 +23,11 @@ from typing import Any
 import aio_pika
 import pandas as pd
 import sqlalchemy as sa
+from fiscus_client import Fiscus, FiscusError, Simulation
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from contracts.results.v1 import HOUSEHOLDS_FILE, PEOPLE_FILE
-from sdk import Fiscus, FiscusError, Simulation
 from shared import storage
 from tests.chaos.traffic import POLL_PACE_SECONDS
 from tests.e2e.outsiders import SubscriberQueue

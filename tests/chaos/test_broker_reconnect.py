@@ -24,8 +24,8 @@ from aio_pika.abc import AbstractIncomingMessage
 from contracts.envelope import CloudEvent
 from contracts.events.simulation.v1 import SimulationProgress
 from services.gateway.adapters.simulation_feed import SimulationEventFeed
+from services.simulation.adapters.household_calls import HouseholdCalls
 from services.simulation.adapters.households_queue import declare_households_queue
-from services.simulation.api.household_calls import HouseholdCalls
 from shared.problems import ProblemError
 from shared.settings import Settings
 from tests.infrastructure import PrivateRabbitMQ

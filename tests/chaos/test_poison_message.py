@@ -22,8 +22,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from fiscus_client import Fiscus
 
-from sdk import Fiscus
 from shared import storage
 from shared.population import file_name
 from tests.chaos.observers import deliveries_logged, publish_raw, take_dead_letters, wait_all

@@ -19,8 +19,8 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from fiscus_client import Fiscus
 
-from sdk import Fiscus
 from shared.settings import Settings
 from tests.chaos.observers import wait_all
 from tests.e2e.outsiders import webhook_receiver

@@ -32,8 +32,8 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from fiscus_client import Fiscus
 
-from sdk import Fiscus
 from tests.chaos.observers import (
     EventCounter,
     event_counter,

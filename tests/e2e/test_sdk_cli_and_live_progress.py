@@ -21,10 +21,10 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from fiscus_client import Fiscus, FiscusError, SimulationEvent
+from fiscus_client.events import ServerSentEvent, events_of
 from rich.console import Console
 
-from sdk import Fiscus, FiscusError, SimulationEvent
-from sdk.events import ServerSentEvent, events_of
 from tests.direct_policyengine import direct_household
 from tests.reforms import CTC, CTC_REFORM
 from tests.service.household_cases import direct_value

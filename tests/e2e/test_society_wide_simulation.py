@@ -13,6 +13,7 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
+from fiscus_client import Fiscus, FiscusError, Simulation
 
 from contracts.results.v1 import (
     HOUSEHOLD_VARIABLES,
@@ -22,7 +23,6 @@ from contracts.results.v1 import (
     POLICIES,
     policy_column,
 )
-from sdk import Fiscus, FiscusError, Simulation
 from shared import storage
 from shared.population import read_population
 from tests.direct_policyengine import calculated, direct_simulations

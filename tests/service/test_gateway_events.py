@@ -18,11 +18,11 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from fiscus_client import AsyncFiscus
+from fiscus_client.events import ServerSentEvent, aevents_of
 
 from contracts.envelope import CloudEvent
 from contracts.events.simulation.v1 import SimulationProgress
-from sdk import AsyncFiscus
-from sdk.events import ServerSentEvent, aevents_of
 from services.gateway.main import create_app as create_gateway
 from services.simulation.main import create_app as create_simulation_service
 from shared.settings import Settings

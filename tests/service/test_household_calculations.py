@@ -88,7 +88,7 @@ async def api(migrated: Settings, engine: HouseholdEngine) -> AsyncIterator[http
 async def test_concurrent_households_are_batched_and_equal_each_alone(
     api: httpx.AsyncClient, engine: HouseholdEngine, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="services.simulation.handlers.households")
+    caplog.set_level(logging.INFO, logger="services.simulation.workers.households")
     bodies = [{"household": h, "variables": VARIABLES} for h in HOUSEHOLDS.values()]
     answers = await asyncio.gather(*(api.post(PATH, json=body) for body in bodies))
     assert [a.status_code for a in answers] == [200] * len(bodies), answers[0].text

@@ -16,23 +16,23 @@ from typing import Any
 import aio_pika
 import pytest
 
+from services.simulation.adapters.household_calls import HouseholdCalls
 from services.simulation.adapters.households_queue import (
     DEADLINE_HEADER,
     HOUSEHOLDS_DEAD_LETTERS,
     HOUSEHOLDS_QUEUE,
-    DeadLettering,
     deadline_header,
     declare_households_queue,
     past_deadline,
 )
-from services.simulation.api.household_calls import HouseholdCalls
+from services.simulation.adapters.warm_engine import WarmEngine
 from services.simulation.domain.household_engine import HouseholdOutcome, HouseholdRequest
-from services.simulation.handlers.households import (
+from services.simulation.workers.households import (
     HouseholdBatcher,
     HouseholdCalculator,
     HouseholdServer,
 )
-from services.simulation.handlers.warm_engine import WarmEngine
+from shared.broker import DeadLettering
 from shared.problems import ProblemError
 from shared.settings import Settings
 from tests.conftest import reset_vhost

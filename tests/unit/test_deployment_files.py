@@ -137,3 +137,50 @@ def test_deployment_yaml_passes_yamllint() -> None:
         for problem in linter.run(Path(path).read_text(), config)
     ]
     assert not problems, "\n".join(problems)
+
+
+# What each image's healthcheck may run: a program the image is known to carry.
+HEALTHCHECK_PROGRAMS = {
+    "postgres": "pg_isready",
+    "rabbitmq": "rabbitmq-diagnostics",
+    "redis": "redis-cli",
+    "minio/minio": "mc",
+    "fiscus": "python",
+    "fiscus-policyengine": "python",
+}
+# Lock entries that are test, lint or type-checking tools: never in the services' lock.
+DEVELOPMENT_TOOLS = ("pytest", "ruff", "mypy", "import-linter", "playwright", "schemathesis")
+
+
+def locked(name: str) -> dict[str, str]:
+    """A lock file's packages (name: version); every entry carries at least one hash."""
+    text = (ROOT / name).read_text()
+    entries = re.findall(
+        r"^([A-Za-z0-9._-]+)==(\S+) \\\n((?:    --hash=sha256:[0-9a-f]{64}.*\n)+)", text, re.M
+    )
+    count = len(re.findall(r"^[A-Za-z0-9._-]+==", text, re.M))
+    assert len(entries) == count, f"{name}: an entry without its hashes"
+    return {package.lower(): version for package, version, _ in entries}
+
+
+def test_every_image_is_pinned_and_checked_with_a_program_it_has() -> None:
+    for name, service in SERVICES.items():
+        image = service.get("image", "")
+        repository, _, tag = image.rpartition(":")
+        assert tag and tag != "latest", f"{name}: {image} is not pinned"
+        if not repository.startswith("fiscus"):
+            assert re.search(r"\d+\.\d+|RELEASE\.\d{4}", tag), f"{name}: {image} names no version"
+        check = service.get("healthcheck", {}).get("test")
+        if check:
+            assert check[0] in ("CMD", "CMD-SHELL"), name
+            assert check[1] == HEALTHCHECK_PROGRAMS[repository], f"{name}: {check[1]} in {image}"
+
+
+def test_the_services_lock_holds_no_development_tool_and_the_dev_lock_holds_it() -> None:
+    runtime, development = locked("requirements.lock"), locked("requirements-dev.lock")
+    for tool in DEVELOPMENT_TOOLS:
+        assert tool not in runtime, tool
+        assert tool in development, tool
+    # The same version of everything both hold.
+    assert {name: development[name] for name in runtime} == runtime
+    assert "requirements.lock" in DOCKERFILE and "requirements-dev.lock" not in DOCKERFILE

@@ -1,30 +1,17 @@
 """The public OpenAPI document: every operation has examples, and every example is valid.
 
-The document is composed exactly as the gateway composes it, from the services' own
-documents, built in process (no service runs, nothing connects).
+The document is composed exactly as the gateway composes it (tests/openapi_document.py).
 """
 
 from __future__ import annotations
 
-import importlib
-from functools import cache
 from typing import Any
 
 import jsonschema
 import pytest
-from fastapi.openapi.utils import get_openapi
 
-from services.gateway.domain.openapi import merge_documents
-from services.gateway.domain.openapi_examples import add_examples
-from shared.settings import Settings
+from tests.openapi_document import composed
 
-SERVICE_APPS = (
-    "services.dataset.main:create_app",
-    "services.policy.main:create_app",
-    "services.simulation.main:create_app",
-    "services.aggregation.main:create_app",
-    "services.webhooks.main:create_app",
-)
 BINARY = (
     "application/zip",
     "application/octet-stream",
@@ -32,25 +19,6 @@ BINARY = (
     "image/svg+xml",
     "application/vnd.apache.parquet",
 )
-
-
-@cache
-def composed() -> dict[str, Any]:
-    from services.gateway.main import create_app as create_gateway
-
-    settings = Settings.model_construct()
-    gateway = create_gateway(settings)
-    base = get_openapi(
-        title=gateway.title,
-        version=gateway.version,
-        description=gateway.description,
-        routes=gateway.routes,
-    )
-    upstream = []
-    for target in SERVICE_APPS:
-        module, factory = target.split(":")
-        upstream.append(getattr(importlib.import_module(module), factory)(settings).openapi())
-    return add_examples(merge_documents(base, upstream))
 
 
 def operations() -> list[tuple[str, str, dict[str, Any]]]:

@@ -6,10 +6,10 @@ import copy
 from typing import Any
 
 from services.simulation.adapters.household_answers import HouseholdAnswers, answer_key
+from services.simulation.adapters.warm_engine import WarmEngine
 from services.simulation.domain.household_engine import HouseholdOutcome, HouseholdRequest
 from services.simulation.domain.households import InvalidField
-from services.simulation.handlers.households import HouseholdBatcher
-from services.simulation.handlers.warm_engine import WarmEngine
+from services.simulation.workers.households import HouseholdBatcher
 
 SINGLE = {"people": {"you": {"age": {"2026": 40}, "employment_income": {"2026": 30_000}}}}
 CTC = {"gov.irs.credits.ctc.amount.base[0].amount": {"2026-01-01.2100-12-31": 3000}}

@@ -48,6 +48,19 @@ def report_of_year(row: sa.Row[Any], year: int | None) -> tuple[int, dict[str, A
     )
 
 
+async def has_report(uow: UnitOfWork, simulation_id: str) -> bool:
+    """Whether the simulation's report was built."""
+    result = await uow.execute(
+        sa.select(reports.c.id).where(reports.c.simulation_id == simulation_id)
+    )
+    return result.first() is not None
+
+
+async def insert_report(uow: UnitOfWork, **values: Any) -> None:
+    """Record a simulation's built report (the `reports` table's columns)."""
+    await uow.execute(reports.insert().values(**values))
+
+
 async def insert_aggregate(
     uow: UnitOfWork, aggregate_id: str, simulation_id: str, request: Any, result: Any
 ) -> None:

@@ -7,12 +7,10 @@ import logging
 import time
 import uuid
 
-import sqlalchemy as sa
-
 from contracts.envelope import CloudEvent
 from contracts.events.report.v1 import ReportCompleted
 from contracts.events.simulation.v1 import ResultFile, SimulationCompleted
-from services.aggregation.db.tables import reports
+from services.aggregation.db import reports as store
 from services.aggregation.domain.report import Report, ResultsError, build_report, build_window
 from services.aggregation.domain.results import ResultFileContent, read_results, years_of
 from shared import storage
@@ -58,10 +56,7 @@ def handle_simulation_completed(database: Database, source: str) -> EventHandler
         async with database.unit_of_work() as uow:
             if not await uow.first_delivery(CONSUMER, event):
                 return
-            existing = await uow.execute(
-                sa.select(reports.c.id).where(reports.c.simulation_id == completed.simulation_id)
-            )
-            if existing.first() is not None:
+            if await store.has_report(uow, completed.simulation_id):
                 # Another completion event of the same simulation: its report stands.
                 await uow.commit()
                 return
@@ -74,21 +69,20 @@ def handle_simulation_completed(database: Database, source: str) -> EventHandler
             report = by_year[completed.year]
             several = len(by_year) > 1
             report_id = str(uuid.uuid4())
-            await uow.execute(
-                reports.insert().values(
-                    id=report_id,
-                    simulation_id=completed.simulation_id,
-                    dataset_id=completed.dataset_id,
-                    policy_id=completed.policy_id,
-                    baseline_policy_id=completed.baseline_policy_id,
-                    year=completed.year,
-                    model_version=completed.model_version,
-                    source_event_id=event.id,
-                    report=report,
-                    reports_by_year={str(y): r for y, r in by_year.items()} if several else None,
-                    budget_window=build_window(by_year) if several else None,
-                    results=[file.model_dump(mode="json") for file in completed.results],
-                )
+            await store.insert_report(
+                uow,
+                id=report_id,
+                simulation_id=completed.simulation_id,
+                dataset_id=completed.dataset_id,
+                policy_id=completed.policy_id,
+                baseline_policy_id=completed.baseline_policy_id,
+                year=completed.year,
+                model_version=completed.model_version,
+                source_event_id=event.id,
+                report=report,
+                reports_by_year={str(y): r for y, r in by_year.items()} if several else None,
+                budget_window=build_window(by_year) if several else None,
+                results=[file.model_dump(mode="json") for file in completed.results],
             )
             budget = report["budget"]
             if budget["budgetary_impact"] is None or budget["households"] is None:

@@ -1,9 +1,9 @@
 """The gateway's feed of simulation events from the bus, fanned out to open SSE streams.
 
-Each gateway process binds its own queue to `simulation.*`: non-durable, exclusive
-and deleted with the connection, because it serves only the streams this process has
-open now. Nothing is kept: a stream starts from the simulation's current state (read
-from the simulation service), then follows this feed.
+Each gateway process binds its own queue to `simulation.*` (a `shared.broker.EventFeed`):
+non-durable, exclusive and deleted with the connection, because it serves only the
+streams this process has open now. Nothing is kept: a stream starts from the
+simulation's current state (read from the simulation service), then follows this feed.
 """
 
 from __future__ import annotations
@@ -11,24 +11,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
-
-from faststream import AckPolicy
-from faststream.rabbit import RabbitQueue
 
 from services.gateway.domain.simulation_events import (
     StreamEvent,
     event_of_cloudevent,
     simulation_of,
 )
-from shared.broker import decode_cloudevent, events_exchange, make_broker
+from shared.broker import ConsumedQueue, EventFeed
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
+QUEUE_PREFIX = "gateway.simulation-events"
 ROUTING_KEY = "simulation.*"
 # Events a slow stream may fall behind by; past it the oldest progress is dropped.
 STREAM_BUFFER = 256
@@ -38,37 +35,32 @@ class SimulationEventFeed:
     """Delivers every simulation event this process receives to the streams following it."""
 
     def __init__(self, settings: Settings) -> None:
-        self.queue_name = f"gateway.simulation-events.{uuid.uuid4().hex[:12]}"
-        self._broker = make_broker(settings)
-        self._settings = settings
         self._followers: dict[str, set[asyncio.Queue[StreamEvent]]] = defaultdict(set)
-        subscriber = self._broker.subscriber(
-            RabbitQueue(
-                self.queue_name,
-                durable=False,
-                exclusive=True,
-                auto_delete=True,
-                routing_key=ROUTING_KEY,
-            ),
-            events_exchange(settings),
-            decoder=decode_cloudevent,
-            ack_policy=AckPolicy.ACK_FIRST,
+        self._feed = EventFeed(
+            settings,
+            QUEUE_PREFIX,
+            ROUTING_KEY,
+            self._receive,
+            description="The simulation events this gateway process streams to its open "
+            "`GET /api/v1/simulations/{id}/events` (Server-Sent Events) connections.",
         )
-        subscriber(self._receive)
+        self.queue_name = self._feed.queue_name
+
+    @property
+    def consumed(self) -> ConsumedQueue:
+        """The feed's queue, as the process lists it (shared.broker.EventConsumers)."""
+        return self._feed.consumed
 
     async def start(self) -> None:
         """Connect, bind the process's queue and start receiving."""
-        await self._broker.connect()
-        await self._broker.declare_exchange(events_exchange(self._settings))
-        await self._broker.start()
+        await self._feed.start()
 
     async def stop(self) -> None:
-        await self._broker.stop()
+        await self._feed.stop()
 
     async def check(self) -> None:
         """Readiness: the broker answers."""
-        if not await self._broker.ping(timeout=2):
-            raise ConnectionError("broker does not answer")
+        await self._feed.check()
 
     @contextlib.contextmanager
     def follow(self, simulation_id: str) -> Iterator[asyncio.Queue[StreamEvent]]:

@@ -17,8 +17,8 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import Response
 
-from services.gateway.api.limiter import KeyLimiter
-from services.gateway.api.tokens import TokenVerifier
+from services.gateway.adapters.limiter import KeyLimiter
+from services.gateway.adapters.tokens import TokenVerifier
 from services.gateway.domain.auth import Principal
 from shared.db import Database, UnitOfWork
 from shared.service import ServiceProcess

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from limits import RateLimitItem
 
-from services.gateway.api.limiter import KeyLimiter, LimiterUnavailable
+from services.gateway.adapters.limiter import KeyLimiter, LimiterUnavailable
 from services.gateway.domain.auth import Principal
 from services.gateway.domain.rate_limits import WindowState, daily_quota
 from shared.settings import Settings

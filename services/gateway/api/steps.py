@@ -23,8 +23,8 @@ from typing import Any, TypeVar
 from starlette.requests import Request
 from starlette.responses import Response
 
+from services.gateway.adapters.limiter import LimiterUnavailable
 from services.gateway.api.call import Call, rendered
-from services.gateway.api.limiter import LimiterUnavailable
 from services.gateway.api.remembered import (
     IDEMPOTENCY_HEADER,
     buffered,

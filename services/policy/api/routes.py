@@ -291,7 +291,7 @@ async def delete_policy(
 ) -> Response:
     row = await _own_policy(uow, policy_id, caller)
     require_match(if_match, resource_from_row(row))
-    deleted = await store.update_policy(uow, row["id"], deleted_at=sa.func.now())
+    deleted = await store.mark_deleted(uow, row["id"])
     await uow.publish(
         CloudEvent.wrap(
             PolicyDeleted(policy_id=str(row["id"]), deleted_at=deleted["deleted_at"]),

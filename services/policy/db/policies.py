@@ -123,3 +123,8 @@ async def update_policy(uow: UnitOfWork, policy_id: str, **values: Any) -> sa.Ro
         .returning(*policies.c)
     )
     return result.mappings().one()
+
+
+async def mark_deleted(uow: UnitOfWork, policy_id: str) -> sa.RowMapping:
+    """Delete a policy (softly: its row stays, gone from the API); the deleted row."""
+    return await update_policy(uow, policy_id, deleted_at=sa.func.now())

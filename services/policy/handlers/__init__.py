@@ -1,0 +1,1 @@
+"""Event consumers of the policy service (it consumes no events yet)."""

@@ -1,5 +1,6 @@
 """The `simulation.households` queue, shared by the API that calls it and the workers
-that answer it: its name, dead-lettering and declaration, and a call's deadline header.
+that answer it: its name, its declaration (a `shared.broker.RequestQueue`), and a call's
+deadline header.
 
 The queue is a quorum queue with a delivery limit, like every consumer queue: a
 calculation whose deliveries keep failing (a household that takes down each worker that
@@ -11,75 +12,41 @@ waits for any more, unanswered.
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass
 from typing import Any
 
-import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractQueue
 
-from shared.broker import dead_letter_arguments, dead_letter_queue_name
+from shared.broker import DeadLettering, RequestQueue, dead_letter_queue_name
 from shared.settings import Settings
-
-log = logging.getLogger(__name__)
 
 HOUSEHOLDS_QUEUE = "simulation.households"
 HOUSEHOLDS_DEAD_LETTERS = dead_letter_queue_name(HOUSEHOLDS_QUEUE)
 # Unix time in whole milliseconds: AMQP tables carry a Python float as a 32-bit one.
 DEADLINE_HEADER = "x-fiscus-deadline-ms"
 
-
-@dataclass(frozen=True)
-class DeadLettering:
-    """Where the queue sends a calculation after `delivery_limit` failed deliveries."""
-
-    exchange: str
-    delivery_limit: int
-
-    @classmethod
-    def of(cls, settings: Settings) -> DeadLettering:
-        return cls(settings.dead_letter_exchange, settings.delivery_limit)
-
+# What the AsyncAPI document says the queue's messages hold.
+DESCRIPTION = (
+    "Household calculations. A request is JSON `{household, variables?, policy?}` with "
+    f"`reply_to`, a correlation id and the header `{DEADLINE_HEADER}` (Unix milliseconds; "
+    "a worker drops a call past it, unanswered). The reply, on `reply_to` with the same "
+    'correlation id, is JSON `{"status": 200, "household": {...}, "model_version": ...}` '
+    'or `{"status": 422 | 500, "errors": [{"field": ..., "message": ...}]}`.'
+)
 
 # The settings' defaults; processes pass their own (services/simulation/main.py).
 DEFAULT_DEAD_LETTERING = DeadLettering.of(Settings.model_construct())
 
 
-async def declare_households_queue(
-    channel: aio_pika.abc.AbstractChannel, dead_lettering: DeadLettering = DEFAULT_DEAD_LETTERING
-) -> Any:
-    """The workers' queue and its dead-letter queue; the API declares them too, so that
-    no request is ever unroutable.
+def households_queue(dead_lettering: DeadLettering = DEFAULT_DEAD_LETTERING) -> RequestQueue:
+    return RequestQueue(HOUSEHOLDS_QUEUE, dead_lettering, DESCRIPTION)
 
-    A classic queue of an earlier version cannot become a quorum queue: once no process
-    consumes from it, it is deleted and declared again (the calls waiting in it were
-    answered 504 by then, or soon are).
-    """
-    exchange = await channel.declare_exchange(
-        dead_lettering.exchange, aio_pika.ExchangeType.DIRECT, durable=True
-    )
-    quorum: dict[str, Any] = {"x-queue-type": "quorum"}
-    dead_letters = await channel.declare_queue(
-        HOUSEHOLDS_DEAD_LETTERS, durable=True, arguments=quorum
-    )
-    await dead_letters.bind(exchange, routing_key=HOUSEHOLDS_QUEUE)
-    arguments = {
-        **quorum,
-        **dead_letter_arguments(
-            HOUSEHOLDS_QUEUE, dead_lettering.exchange, dead_lettering.delivery_limit
-        ),
-    }
-    for attempt in range(2):
-        try:
-            return await channel.declare_queue(HOUSEHOLDS_QUEUE, durable=True, arguments=arguments)
-        except aio_pika.exceptions.ChannelPreconditionFailed:
-            await channel.reopen()
-            if attempt == 0:
-                # Another process may have replaced it meanwhile: declare once more first.
-                continue
-            log.warning("replacing the classic households queue of an earlier version")
-            # Only while nobody consumes from it: not a queue another process just made.
-            await channel.queue_delete(HOUSEHOLDS_QUEUE, if_unused=True)
-    return await channel.declare_queue(HOUSEHOLDS_QUEUE, durable=True, arguments=arguments)
+
+async def declare_households_queue(
+    channel: AbstractChannel, dead_lettering: DeadLettering = DEFAULT_DEAD_LETTERING
+) -> AbstractQueue:
+    """The workers' queue and its dead-letter queue; the API declares them too, so that
+    no request is ever unroutable."""
+    return await households_queue(dead_lettering).declare(channel)
 
 
 def deadline_header(now: float, timeout_seconds: float) -> dict[str, int]:

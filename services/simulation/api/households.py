@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from services.simulation.api.household_calls import HouseholdCalls
+from services.simulation.adapters.household_calls import HouseholdCalls
 from services.simulation.db import projections
 from services.simulation.domain.households import DEFAULT_VARIABLES, structure_errors
 from shared.principals import CallerDep

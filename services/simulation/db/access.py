@@ -9,7 +9,6 @@ may read it. Only its owner (or an admin) may cancel it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
@@ -97,18 +96,3 @@ async def add_requesters(uow: UnitOfWork, pairs: Sequence[tuple[str, Caller]]) -
 def may_cancel_as(row: RowMapping, caller: Caller) -> bool:
     """Cancelling stops the work for every requester: the owner's or an admin's call."""
     return caller.is_admin or (caller.key_id is not None and row["owner"] == caller.key_id)
-
-
-async def mark_deleted(
-    uow: UnitOfWork, table: sa.Table, key: str, row_id: str, at: datetime
-) -> str | None:
-    """Record a dataset's or policy's deletion; its content's SHA-256, or None when it is
-    not projected (yet)."""
-    result = await uow.execute(
-        table.update()
-        .where(table.c[key] == row_id)
-        .values(deleted_at=sa.func.coalesce(table.c.deleted_at, at))
-        .returning(table.c.sha256)
-    )
-    sha256: str | None = result.scalar()
-    return sha256

@@ -8,6 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.simulation.db.tables import partitions, simulations
 from services.simulation.domain.partitions import PlannedPartition
@@ -126,3 +127,11 @@ async def count_done(uow: UnitOfWork, simulation_id: str, households: int) -> Ro
         .returning(*simulations.c)
     )
     return result.mappings().one()
+
+
+async def count_by_state(connection: AsyncConnection) -> dict[str, int]:
+    """How many partitions are in each state (those with none are absent)."""
+    result = await connection.execute(
+        sa.select(partitions.c.status, sa.func.count()).group_by(partitions.c.status)
+    )
+    return {state: count for state, count in result.all()}

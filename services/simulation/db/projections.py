@@ -170,3 +170,28 @@ async def dataset_content_in_use(uow: UnitOfWork, sha256: str) -> bool:
         .limit(1)
     )
     return rows.first() is not None
+
+
+async def mark_dataset_deleted(uow: UnitOfWork, dataset_id: str, at: datetime) -> str | None:
+    """Record a dataset's deletion; its content's SHA-256, or None when it is not
+    projected (yet)."""
+    return await _mark_deleted(uow, datasets, "dataset_id", dataset_id, at)
+
+
+async def mark_policy_deleted(uow: UnitOfWork, policy_id: str, at: datetime) -> str | None:
+    """Record a policy's deletion; its content's SHA-256, or None when it is not
+    projected (yet)."""
+    return await _mark_deleted(uow, policies, "policy_id", policy_id, at)
+
+
+async def _mark_deleted(
+    uow: UnitOfWork, table: sa.Table, key: str, row_id: str, at: datetime
+) -> str | None:
+    result = await uow.execute(
+        table.update()
+        .where(table.c[key] == row_id)
+        .values(deleted_at=sa.func.coalesce(table.c.deleted_at, at))
+        .returning(table.c.sha256)
+    )
+    sha256: str | None = result.scalar()
+    return sha256

@@ -8,6 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.simulation.db.tables import simulations
 from services.simulation.domain.simulations import SimulationRequest, Status
@@ -130,3 +131,11 @@ async def mark_cancelled(
         .returning(*simulations.c)
     )
     return result.mappings().one()
+
+
+async def count_by_status(connection: AsyncConnection) -> dict[str, int]:
+    """How many simulations are in each status (those with none are absent)."""
+    result = await connection.execute(
+        sa.select(simulations.c.status, sa.func.count()).group_by(simulations.c.status)
+    )
+    return {status: count for status, count in result.all()}

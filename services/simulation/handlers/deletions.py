@@ -16,8 +16,7 @@ from contracts.envelope import CloudEvent
 from contracts.events.dataset.v1 import DatasetDeleted
 from contracts.events.policy.v1 import PolicyDeleted
 from services.simulation.adapters.baselines import remove_dataset_baselines
-from services.simulation.db import access, projections
-from services.simulation.db.tables import datasets, policies
+from services.simulation.db import projections
 from shared.db import Database
 
 log = logging.getLogger(__name__)
@@ -42,8 +41,8 @@ class DeletionHandlers:
         async with self._database.unit_of_work() as uow:
             if not await uow.first_delivery(DATASET_DELETIONS_QUEUE, event):
                 return
-            sha256 = await access.mark_deleted(
-                uow, datasets, "dataset_id", deleted.dataset_id, deleted.deleted_at
+            sha256 = await projections.mark_dataset_deleted(
+                uow, deleted.dataset_id, deleted.deleted_at
             )
             if sha256 is None:
                 raise NotProjectedYet(f"dataset {deleted.dataset_id}")
@@ -58,9 +57,7 @@ class DeletionHandlers:
             if not await uow.first_delivery(POLICY_DELETIONS_QUEUE, event):
                 return
             if (
-                await access.mark_deleted(
-                    uow, policies, "policy_id", deleted.policy_id, deleted.deleted_at
-                )
+                await projections.mark_policy_deleted(uow, deleted.policy_id, deleted.deleted_at)
                 is None
             ):
                 raise NotProjectedYet(f"policy {deleted.policy_id}")

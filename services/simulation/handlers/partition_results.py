@@ -26,6 +26,7 @@ from contracts.envelope import CloudEvent
 from contracts.events.simulation.v1 import ResultFile, SimulationCompleted, SimulationProgress
 from contracts.results.v1 import HOUSEHOLDS_FILE, PEOPLE_FILE
 from services.simulation.adapters.baselines import remove_dataset_baselines
+from services.simulation.adapters.warm_engine import EngineResults
 from services.simulation.db import partitions as partition_store
 from services.simulation.db import projections
 from services.simulation.db import simulations as store
@@ -35,7 +36,6 @@ from services.simulation.domain.results import StoredResult, partition_root
 from services.simulation.domain.simulations import is_finished, paths_of, progress_of
 from services.simulation.handlers.failures import MissingInput
 from services.simulation.handlers.partition_claims import PARTITIONS_QUEUE
-from services.simulation.handlers.warm_engine import EngineResults
 from shared import storage
 from shared.db import Database, UnitOfWork
 from shared.metrics import SIMULATION_SECONDS, size_label

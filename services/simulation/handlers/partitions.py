@@ -35,6 +35,10 @@ from contracts.events.simulation.v1 import (
     SimulationPartitionRequested,
 )
 from contracts.results.v1 import HOUSEHOLDS_FILE, PEOPLE_FILE
+from services.simulation.adapters.warm_engine import (
+    SimulationEngine,
+    WarmEngine,
+)
 from services.simulation.db import simulations as store
 from services.simulation.domain.baselines import baseline_key
 from services.simulation.domain.partitions import PartitionJob, population_of_states
@@ -46,10 +50,6 @@ from services.simulation.domain.systems import reform_hash
 from services.simulation.handlers.failures import record_failure
 from services.simulation.handlers.partition_claims import PARTITIONS_QUEUE, PartitionClaims
 from services.simulation.handlers.partition_results import Calculation, PartitionResults
-from services.simulation.handlers.warm_engine import (
-    SimulationEngine,
-    WarmEngine,
-)
 from shared.db import Database
 from shared.metrics import BASELINE_RUNS, REFORM_ARMS
 from shared.outages import is_outage, ride_out

@@ -6,7 +6,6 @@ belongs to the key that created it, and only that key (or an admin) sees it.
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -27,19 +26,20 @@ from services.webhooks.api.models import (
     delivery_of,
     endpoint_of,
 )
+from services.webhooks.db import deliveries as delivery_log
+from services.webhooks.db import endpoints as store
 from services.webhooks.db.scheduling import enqueue, enqueue_body
-from services.webhooks.db.tables import attempts, deliveries, endpoints
 from services.webhooks.domain.endpoints import unknown_event_types
 from services.webhooks.domain.sealing import seal
 from services.webhooks.domain.signing import new_secret
 from shared.db import UnitOfWork
 from shared.etags import PRECONDITION_RESPONSES, IfMatchHeader, require_match, tagged
-from shared.pagination import DEFAULT_PAGE, PageCursor, PageLimit, newest_first, position_of
+from shared.pagination import DEFAULT_PAGE, PageCursor, PageLimit, position_of
 from shared.principals import Caller, caller_of
 from shared.problems import FieldError, ProblemError, invalid, not_found, openapi_problem
 from shared.service import UnitOfWorkDep
 from shared.settings import Settings
-from shared.sorting import NEWEST_FIRST, Sort, in_order
+from shared.sorting import NEWEST_FIRST, Sort
 
 router = APIRouter(
     prefix="/api/v1/webhooks",
@@ -103,15 +103,10 @@ def checked_event_types(event_types: list[str]) -> list[str]:
 async def owned_endpoint(
     uow: UnitOfWork, caller: Caller, endpoint_id: str, *, lock: bool = False
 ) -> sa.RowMapping:
-    statement = sa.select(endpoints).where(
-        endpoints.c.id == endpoint_id, endpoints.c.deleted_at.is_(None)
-    )
-    if lock:
-        statement = statement.with_for_update()
-    row = (await uow.execute(statement)).first()
-    if row is None or not caller.may_see(row.owner):
+    row = await store.find_endpoint(uow, endpoint_id, lock=lock)
+    if row is None or not caller.may_see(row["owner"]):
         raise not_found("endpoint", endpoint_id)
-    return row._mapping
+    return row
 
 
 def wake_deliveries(request: Request) -> None:
@@ -126,23 +121,17 @@ async def create_endpoint(
     event_types = checked_event_types(body.event_types)
     url = await checked_url(body.url, request)
     secret = new_secret()
-    row = (
-        await uow.execute(
-            endpoints.insert()
-            .values(
-                id=str(uuid.uuid4()),
-                owner=caller.key_id,
-                url=url,
-                description=body.description,
-                event_types=event_types,
-                secret=sealed(secret, request),
-            )
-            .returning(*endpoints.c)
-        )
-    ).one()
+    row = await store.insert_endpoint(
+        uow,
+        owner=caller.key_id,
+        url=url,
+        description=body.description,
+        event_types=event_types,
+        sealed_secret=sealed(secret, request),
+    )
     await uow.commit()
-    response.headers["Location"] = f"/api/v1/webhooks/{row.id}"
-    return EndpointWithSecret(**endpoint_of(row._mapping).model_dump(), secret=secret)
+    response.headers["Location"] = f"/api/v1/webhooks/{row['id']}"
+    return EndpointWithSecret(**endpoint_of(row).model_dump(), secret=secret)
 
 
 @router.get("", summary="The caller's endpoints, newest first")
@@ -158,16 +147,15 @@ async def list_endpoints(
     ] = None,
 ) -> EndpointPage:
     caller = current_caller(request.headers.get("x-fiscus-principal"))
-    statement = sa.select(endpoints).where(endpoints.c.deleted_at.is_(None))
-    if not caller.is_admin:
-        statement = statement.where(endpoints.c.owner == caller.key_id)
-    if enabled is not None:
-        statement = statement.where(endpoints.c.enabled.is_(enabled))
-    if event_type is not None:
-        subscribed = sa.cast([event_type, "*"], endpoints.c.event_types.type)
-        statement = statement.where(endpoints.c.event_types.overlap(subscribed))
-    statement = in_order(statement, endpoints, sort, position_of(cursor)).limit(limit + 1)
-    rows = [row._mapping for row in (await uow.execute(statement)).all()]
+    rows = await store.list_endpoints(
+        uow,
+        limit=limit + 1,
+        after=position_of(cursor),
+        sort=sort,
+        caller=caller,
+        enabled=enabled,
+        event_type=event_type,
+    )
     return EndpointPage.of_rows(rows, limit, endpoint_of)
 
 
@@ -195,7 +183,7 @@ async def update_endpoint(
     caller = writing_caller(request.headers.get("x-fiscus-principal"))
     current = await owned_endpoint(uow, caller, endpoint_id, lock=True)
     require_match(if_match, endpoint_of(current))
-    changes: dict[str, Any] = {"updated_at": sa.func.now()}
+    changes: dict[str, Any] = {}
     if body.event_types is not None:
         changes["event_types"] = checked_event_types(body.event_types)
     if body.url is not None:
@@ -206,18 +194,11 @@ async def update_endpoint(
         changes.update(enabled=True, disabled_reason=None, consecutive_failures=0)
     elif body.enabled is False:
         changes.update(enabled=False, disabled_reason="disabled by its owner")
-    row = (
-        await uow.execute(
-            endpoints.update()
-            .where(endpoints.c.id == endpoint_id)
-            .values(**changes)
-            .returning(*endpoints.c)
-        )
-    ).one()
+    row = await store.update_endpoint(uow, endpoint_id, **changes)
     await uow.commit()
     if body.enabled:
         wake_deliveries(request)
-    endpoint = endpoint_of(row._mapping)
+    endpoint = endpoint_of(row)
     tagged(endpoint, response)
     return endpoint
 
@@ -234,17 +215,7 @@ async def delete_endpoint(
     caller = writing_caller(request.headers.get("x-fiscus-principal"))
     current = await owned_endpoint(uow, caller, endpoint_id, lock=True)
     require_match(if_match, endpoint_of(current))
-    # Soft: disabled, so that no delivery is queued or sent to it again; its log stays.
-    await uow.execute(
-        endpoints.update()
-        .where(endpoints.c.id == endpoint_id)
-        .values(
-            deleted_at=sa.func.now(),
-            updated_at=sa.func.now(),
-            enabled=False,
-            disabled_reason="deleted",
-        )
-    )
+    await store.delete_endpoint(uow, endpoint_id)
     await uow.commit()
     return Response(status_code=204)
 
@@ -260,11 +231,7 @@ async def rotate_secret(
     caller = writing_caller(request.headers.get("x-fiscus-principal"))
     await owned_endpoint(uow, caller, endpoint_id, lock=True)
     secret = new_secret()
-    await uow.execute(
-        endpoints.update()
-        .where(endpoints.c.id == endpoint_id)
-        .values(secret=sealed(secret, request), updated_at=sa.func.now())
-    )
+    await store.replace_secret(uow, endpoint_id, sealed(secret, request))
     await uow.commit()
     return EndpointSecret(id=endpoint_id, secret=secret)
 
@@ -297,18 +264,10 @@ async def send_test_event(
         subject=endpoint_id,
     )
     delivery_id = await enqueue(uow, endpoint_id, event)
-    row = await delivery_row(uow, delivery_id)
+    row = await delivery_log.get_delivery(uow, delivery_id)
     await uow.commit()
     wake_deliveries(request)
     return delivery_of(row)
-
-
-async def delivery_row(uow: UnitOfWork, delivery_id: str) -> sa.RowMapping:
-    return (
-        (await uow.execute(sa.select(deliveries).where(deliveries.c.id == delivery_id)))
-        .one()
-        ._mapping
-    )
 
 
 @router.get(
@@ -325,22 +284,10 @@ async def list_deliveries(
 ) -> DeliveryPage:
     caller = current_caller(request.headers.get("x-fiscus-principal"))
     await owned_endpoint(uow, caller, endpoint_id)
-    statement = newest_first(
-        sa.select(deliveries).where(deliveries.c.endpoint_id == endpoint_id),
-        deliveries,
-        position_of(cursor),
-    ).limit(limit + 1)
-    rows = [row._mapping for row in (await uow.execute(statement)).all()]
-    attempt_rows = (
-        await uow.execute(
-            sa.select(attempts)
-            .where(attempts.c.delivery_id.in_([row["id"] for row in rows[:limit]]))
-            .order_by(attempts.c.attempted_at, attempts.c.id)
-        )
-    ).all()
-    by_delivery: dict[str, list[Any]] = {}
-    for attempt_row in attempt_rows:
-        by_delivery.setdefault(attempt_row.delivery_id, []).append(attempt_row)
+    rows = await delivery_log.list_deliveries(
+        uow, endpoint_id, limit=limit + 1, after=position_of(cursor)
+    )
+    by_delivery = await delivery_log.attempts_of(uow, [row["id"] for row in rows[:limit]])
     return DeliveryPage.of_rows(
         rows, limit, lambda row: delivery_of(row, by_delivery.get(row["id"], []))
     )
@@ -363,25 +310,19 @@ async def redeliver(
 ) -> Delivery:
     caller = writing_caller(request.headers.get("x-fiscus-principal"))
     endpoint = await owned_endpoint(uow, caller, endpoint_id)
-    original = (
-        await uow.execute(
-            sa.select(deliveries).where(
-                deliveries.c.id == delivery_id, deliveries.c.endpoint_id == endpoint_id
-            )
-        )
-    ).first()
+    original = await delivery_log.find_delivery_to(uow, endpoint_id, delivery_id)
     if original is None:
         raise not_found("delivery", delivery_id)
     require_enabled(endpoint)
     new_id = await enqueue_body(
         uow,
         endpoint_id,
-        event_id=original.event_id,
-        event_type=original.event_type,
-        body=original.body,
+        event_id=original["event_id"],
+        event_type=original["event_type"],
+        body=original["body"],
         redelivery_of=delivery_id,
     )
-    row = await delivery_row(uow, new_id)
+    row = await delivery_log.get_delivery(uow, new_id)
     await uow.commit()
     wake_deliveries(request)
     return delivery_of(row)

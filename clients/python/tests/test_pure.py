@@ -1,14 +1,13 @@
-"""The SDK's pure parts: reading an event stream, typed reports and their frames."""
+"""The client's pure parts: reading an event stream, typed reports and their frames."""
 
 from __future__ import annotations
 
 import httpx
 import pytest
 
-from sdk.events import events_of, is_final
-from sdk.fiscus import batch_items
-from sdk.models import Report
-from sdk.transport import FiscusError, resolve_config, simulation_event
+from fiscus_client.events import events_of, is_final
+from fiscus_client.models import Report
+from fiscus_client.transport import FiscusError, batch_items, resolve_config, simulation_event
 
 STREAM = [
     "retry: 3000",

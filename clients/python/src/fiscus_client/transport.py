@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from typing import Any, TypeVar
 
 import httpx
 from pydantic import BaseModel
 
-from sdk.models import SimulationEvent
+from fiscus_client.models import Simulation, SimulationEvent
 
+VERSION = "0.2.0"
 DEFAULT_URL = "http://127.0.0.1:8000"
 # A read may wait this long on an idle event stream (the server sends heartbeats).
 STREAM_READ_TIMEOUT = 60.0
@@ -37,7 +39,7 @@ def resolve_config(url: str | None, api_key: str | None) -> tuple[str, str]:
 
 def auth_headers(api_key: str) -> dict[str, str]:
     """The headers every request carries."""
-    return {"Authorization": f"Bearer {api_key}", "User-Agent": "fiscus-sdk/0.1"}
+    return {"Authorization": f"Bearer {api_key}", "User-Agent": f"fiscus-client/{VERSION}"}
 
 
 def error_of(answer: httpx.Response) -> FiscusError:
@@ -72,3 +74,22 @@ def simulation_event(event: str, data: dict[str, Any]) -> SimulationEvent:
 def without_none(values: dict[str, Any]) -> dict[str, Any]:
     """Query parameters or a body without the options left unset."""
     return {key: value for key, value in values.items() if value is not None}
+
+
+def batch_items(answer: Any) -> list[Simulation]:
+    """The simulations of a batch answer (`{items: [{index, status, simulation}]}`), in order."""
+    items = answer.get("items") if isinstance(answer, dict) else None
+    if not isinstance(items, list):
+        raise FiscusError(502, {"title": "Unexpected answer", "detail": str(answer)[:500]})
+    return [Simulation.model_validate(item.get("simulation", item)) for item in items]
+
+
+def checked_body(body: bytes, expected: str | None, actual: str | None = None) -> bytes:
+    """`body`, once its SHA-256 (or `actual`, the digest of what was streamed) equals the
+    server's `expected` X-Content-SHA256; FiscusError for a corrupt download."""
+    if expected is not None:
+        actual = actual if actual is not None else hashlib.sha256(body).hexdigest()
+        if actual != expected.strip().lower():
+            detail = f"SHA-256 {actual}, but the server sent X-Content-SHA256 {expected}"
+            raise FiscusError(502, {"title": "Corrupt download", "detail": detail})
+    return body

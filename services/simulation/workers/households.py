@@ -34,14 +34,14 @@ from services.simulation.adapters.household_answers import HouseholdAnswers, ans
 from services.simulation.adapters.households_queue import (
     DEFAULT_DEAD_LETTERING,
     HOUSEHOLDS_QUEUE,
-    DeadLettering,
-    declare_households_queue,
+    households_queue,
     past_deadline,
 )
+from services.simulation.adapters.warm_engine import WarmEngine
 from services.simulation.domain.household_engine import HouseholdOutcome, HouseholdRequest
 from services.simulation.domain.households import InvalidField
 from services.simulation.domain.systems import reform_hash
-from services.simulation.handlers.warm_engine import WarmEngine
+from shared.broker import ConsumedQueue, DeadLettering
 from shared.metrics import HOUSEHOLD_ANSWERS, HOUSEHOLD_BATCH_SECONDS, HOUSEHOLD_BATCH_SIZE
 from shared.tracing import context_from, tracer
 
@@ -202,7 +202,7 @@ class HouseholdServer:
         dead_lettering: DeadLettering = DEFAULT_DEAD_LETTERING,
     ) -> None:
         self._amqp_url = amqp_url
-        self._dead_lettering = dead_lettering
+        self._queue = households_queue(dead_lettering)
         self._engine = engine
         self._batcher = batcher
         self._prefetch = prefetch
@@ -212,6 +212,11 @@ class HouseholdServer:
         self._start_task: asyncio.Task[None] | None = None
         self._answers: set[asyncio.Task[None]] = set()
 
+    @property
+    def consumed(self) -> ConsumedQueue:
+        """The queue the server consumes, as the process lists it (shared.broker)."""
+        return self._queue.consumed
+
     async def start(self) -> None:
         """Start consuming as soon as the engine is warm (in the background)."""
         self._start_task = asyncio.create_task(self._consume(), name="households-consume")
@@ -220,7 +225,7 @@ class HouseholdServer:
         await self._engine.get()
         self._connection = await aio_pika.connect_robust(self._amqp_url)
         self._channel = await self._connection.channel()
-        queue = await declare_households_queue(self._channel, self._dead_lettering)
+        queue = await self._queue.declare(self._channel)
         await self._channel.set_qos(prefetch_count=self._prefetch)
         self._batcher.start()
         await queue.consume(self._on_message)

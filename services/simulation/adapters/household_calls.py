@@ -27,10 +27,10 @@ from aio_pika.abc import (
 from services.simulation.adapters.households_queue import (
     DEFAULT_DEAD_LETTERING,
     HOUSEHOLDS_QUEUE,
-    DeadLettering,
     deadline_header,
-    declare_households_queue,
+    households_queue,
 )
+from shared.broker import DeadLettering
 from shared.problems import ProblemError
 from shared.tracing import propagation_headers
 
@@ -48,7 +48,7 @@ class HouseholdCalls:
     ) -> None:
         self._amqp_url = amqp_url
         self.timeout_seconds = timeout_seconds
-        self._dead_lettering = dead_lettering
+        self._queue = households_queue(dead_lettering)
         self._connection: AbstractRobustConnection | None = None
         self._channel: AbstractChannel | None = None
         self._replies: AbstractQueue | None = None
@@ -57,7 +57,7 @@ class HouseholdCalls:
     async def start(self) -> None:
         self._connection = await aio_pika.connect_robust(self._amqp_url)
         self._channel = await self._connection.channel()
-        await declare_households_queue(self._channel, self._dead_lettering)
+        await self._queue.declare(self._channel)
         self._replies = await self._channel.declare_queue(exclusive=True, auto_delete=True)
         await self._replies.consume(self._on_reply, no_ack=True)
 

@@ -9,23 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
 from typing import Any, Literal
 
 import httpx
-import sqlalchemy as sa
 
 from contracts.envelope import CloudEvent
 from contracts.events.webhook.v1 import WebhookEndpointDisabled
-from services.webhooks.db.tables import attempts, deliveries, endpoints
-from services.webhooks.domain.schedule import retry_delay
-from services.webhooks.domain.sealing import UnsealableSecret, unseal
-from services.webhooks.handlers.delivery.sender import (
+from services.webhooks.adapters.sender import (
     AttemptOutcome,
     attempt,
     http_client,
     unsigned,
 )
+from services.webhooks.db import deliveries as delivery_log
+from services.webhooks.db import endpoints as store
+from services.webhooks.domain.schedule import retry_delay
+from services.webhooks.domain.sealing import UnsealableSecret, unseal
 from shared.db import Database, UnitOfWork
 from shared.metrics import WEBHOOK_DELIVERIES
 from shared.settings import Settings
@@ -69,28 +68,7 @@ class DeliveryLoop:
     async def deliver_due(self, client: httpx.AsyncClient) -> int:
         """Send one batch of due deliveries; how many were attempted."""
         async with self._database.unit_of_work() as uow:
-            rows = (
-                await uow.execute(
-                    sa.select(
-                        deliveries.c.id,
-                        deliveries.c.event_id,
-                        deliveries.c.body,
-                        deliveries.c.attempts,
-                        deliveries.c.endpoint_id,
-                        endpoints.c.url,
-                        endpoints.c.secret,
-                    )
-                    .join(endpoints, endpoints.c.id == deliveries.c.endpoint_id)
-                    .where(
-                        deliveries.c.status == "pending",
-                        deliveries.c.next_attempt_at <= sa.func.clock_timestamp(),
-                        endpoints.c.enabled.is_(True),
-                    )
-                    .order_by(deliveries.c.next_attempt_at)
-                    .limit(self._settings.webhooks_batch_size)
-                    .with_for_update(of=deliveries, skip_locked=True)
-                )
-            ).all()
+            rows = await delivery_log.claim_due(uow, self._settings.webhooks_batch_size)
             if not rows:
                 return 0
             outcomes = await asyncio.gather(*(self._attempt(client, row) for row in rows))
@@ -130,71 +108,37 @@ class DeliveryLoop:
         return outcome
 
     async def _record(self, uow: UnitOfWork, row: Any, outcome: AttemptOutcome) -> None:
-        await uow.execute(
-            attempts.insert().values(
-                delivery_id=row.id,
-                attempted_at=outcome.attempted_at,
-                succeeded=outcome.succeeded,
-                status_code=outcome.status_code,
-                latency_ms=outcome.latency_ms,
-                response_excerpt=outcome.response_excerpt,
-                error=outcome.error,
-            )
+        await delivery_log.record_attempt(
+            uow,
+            row.id,
+            attempted_at=outcome.attempted_at,
+            succeeded=outcome.succeeded,
+            status_code=outcome.status_code,
+            latency_ms=outcome.latency_ms,
+            response_excerpt=outcome.response_excerpt,
+            error=outcome.error,
         )
         made = row.attempts + 1
         if outcome.succeeded:
-            await self._set_delivery(uow, row.id, made, "succeeded")
-            await uow.execute(
-                endpoints.update()
-                .where(endpoints.c.id == row.endpoint_id)
-                .values(consecutive_failures=0)
-            )
+            await delivery_log.set_delivery(uow, row.id, made, "succeeded")
+            await store.reset_failures(uow, row.endpoint_id)
             return
-        failures = (
-            await uow.execute(
-                endpoints.update()
-                .where(endpoints.c.id == row.endpoint_id)
-                .values(consecutive_failures=endpoints.c.consecutive_failures + 1)
-                .returning(endpoints.c.consecutive_failures)
-            )
-        ).scalar_one()
+        failures = await store.count_failure(uow, row.endpoint_id)
         if outcome.gone:
-            await self._set_delivery(uow, row.id, made, "failed")
+            await delivery_log.set_delivery(uow, row.id, made, "failed")
             await self._disable(uow, row.endpoint_id, "gone", failures)
             return
         if failures >= self._settings.webhooks_disable_after_failures:
-            await self._set_delivery(uow, row.id, made, "failed")
+            await delivery_log.set_delivery(uow, row.id, made, "failed")
             await self._disable(uow, row.endpoint_id, "failures", failures)
             return
         delay = retry_delay(
             made, self._settings.webhooks_retry_schedule, self._settings.webhooks_retry_jitter
         )
         if delay is None:
-            await self._set_delivery(uow, row.id, made, "failed")
+            await delivery_log.set_delivery(uow, row.id, made, "failed")
         else:
-            await self._set_delivery(uow, row.id, made, "pending", delay)
-
-    async def _set_delivery(
-        self,
-        uow: UnitOfWork,
-        delivery_id: str,
-        made: int,
-        status: Literal["pending", "succeeded", "failed"],
-        delay: float | None = None,
-    ) -> None:
-        next_attempt_at = (
-            None if delay is None else sa.func.clock_timestamp() + timedelta(seconds=delay)
-        )
-        await uow.execute(
-            deliveries.update()
-            .where(deliveries.c.id == delivery_id)
-            .values(
-                status=status,
-                attempts=made,
-                next_attempt_at=next_attempt_at,
-                updated_at=sa.func.clock_timestamp(),
-            )
-        )
+            await delivery_log.set_delivery(uow, row.id, made, "pending", delay)
 
     async def _disable(
         self,
@@ -209,14 +153,7 @@ class DeliveryLoop:
             if reason == "gone"
             else f"{failures} consecutive failed attempts"
         )
-        disabled = (
-            await uow.execute(
-                endpoints.update()
-                .where(endpoints.c.id == endpoint_id, endpoints.c.enabled.is_(True))
-                .values(enabled=False, disabled_reason=described, updated_at=sa.func.now())
-                .returning(endpoints.c.owner, endpoints.c.url)
-            )
-        ).first()
+        disabled = await store.disable_endpoint(uow, endpoint_id, described)
         if disabled is None:
             return
         log.warning("webhook endpoint %s disabled: %s", endpoint_id, described)
@@ -224,8 +161,8 @@ class DeliveryLoop:
             CloudEvent.wrap(
                 WebhookEndpointDisabled(
                     endpoint_id=endpoint_id,
-                    owner=disabled.owner,
-                    url=disabled.url,
+                    owner=disabled["owner"],
+                    url=disabled["url"],
                     reason=reason,
                     consecutive_failures=failures,
                 ),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Self
 
 from rich.console import Console
 from rich.progress import (
@@ -15,8 +14,9 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from typing_extensions import Self
 
-from sdk.models import SimulationEvent
+from fiscus_client.models import SimulationEvent
 
 
 class SimulationProgressBar:

@@ -10,10 +10,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import sqlalchemy as sa
-
-from services.simulation.db.tables import partitions, simulations
-from services.simulation.handlers.warm_engine import WarmEngine
+from services.simulation.adapters.warm_engine import WarmEngine
+from services.simulation.db import partitions as partition_store
+from services.simulation.db import simulations as store
 from shared.db import Database
 from shared.metrics import PARTITIONS, SIMULATIONS, WARM_SYSTEMS
 
@@ -26,24 +25,8 @@ def simulation_gauges(database: Database) -> Callable[[], Awaitable[None]]:
 
     async def measure() -> None:
         async with database.engine.connect() as connection:
-            by_status: dict[str, int] = dict(
-                (
-                    await connection.execute(
-                        sa.select(simulations.c.status, sa.func.count()).group_by(
-                            simulations.c.status
-                        )
-                    )
-                ).all()
-            )
-            by_state: dict[str, int] = dict(
-                (
-                    await connection.execute(
-                        sa.select(partitions.c.status, sa.func.count()).group_by(
-                            partitions.c.status
-                        )
-                    )
-                ).all()
-            )
+            by_status = await store.count_by_status(connection)
+            by_state = await partition_store.count_by_state(connection)
         for status in {*SIMULATION_STATUSES, *by_status}:
             SIMULATIONS.labels(status).set(by_status.get(status, 0))
         for state in {*PARTITION_STATES, *by_state}:

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 
-from sdk.models import ApiKey, Report, Simulation
+from fiscus_client.models import ApiKey, Report, Simulation
 
 # Columns a list shows, per kind of item, when it has them.
 SHOWN = (

@@ -47,6 +47,7 @@ class Policy(FiscusModel):
     description: str | None = None
     data: dict[str, Any] = Field(default_factory=dict)
     sha256: str | None = None
+    visibility: str | None = None
     created_at: datetime | None = None
 
 
@@ -169,12 +170,13 @@ class Report(FiscusModel):
         """The budget section as a one-column frame (index: measure)."""
         budget = self.report.budget or Budget()
         values = budget.model_dump(exclude_none=False)
-        return pd.DataFrame({"value": pd.Series(values, dtype="float64")})
+        frame: pd.DataFrame = pd.DataFrame({"value": pd.Series(values, dtype="float64")})
+        return frame
 
     def deciles_frame(self) -> pd.DataFrame:
         """Average and relative net income change by decile (index 1..10)."""
         decile = self.report.decile or DecileImpact()
-        frame = pd.DataFrame(
+        frame: pd.DataFrame = pd.DataFrame(
             {
                 "average": [decile.average.get(d) for d in DECILES],
                 "relative": [decile.relative.get(d) for d in DECILES],
@@ -197,10 +199,11 @@ class Report(FiscusModel):
                         "reform": rates.reform,
                     }
                 )
-        frame = pd.DataFrame(rows, columns=["measure", "group", "baseline", "reform"])
+        frame: pd.DataFrame = pd.DataFrame(rows, columns=["measure", "group", "baseline", "reform"])
         frame[["baseline", "reform"]] = frame[["baseline", "reform"]].astype("float64")
         frame["change"] = frame["reform"] - frame["baseline"]
-        return frame.set_index(["measure", "group"])
+        indexed: pd.DataFrame = frame.set_index(["measure", "group"])
+        return indexed
 
     def inequality_frame(self) -> pd.DataFrame:
         """Gini and top shares, baseline and reform (index: measure)."""
@@ -210,9 +213,10 @@ class Report(FiscusModel):
             for name in ("gini", "top_10_pct_share", "top_1_pct_share")
             if (value := getattr(inequality, name)) is not None
         }
-        return pd.DataFrame.from_dict(
+        frame: pd.DataFrame = pd.DataFrame.from_dict(
             rows, orient="index", columns=["baseline", "reform"], dtype="float64"
         )
+        return frame
 
 
 class ApiKey(FiscusModel):
@@ -259,3 +263,79 @@ class Variable(FiscusModel):
     documentation: str | None = None
     default_value: Any = None
     possible_values: list[str] | None = None
+
+
+class AuditEntry(FiscusModel):
+    """One change sent through the gateway, and how it was answered (admins read the log)."""
+
+    id: str
+    created_at: datetime
+    principal: str
+    role: str
+    method: str
+    path: str
+    resource_type: str | None = None
+    resource_id: str | None = None
+    status: int
+    request_id: str | None = None
+
+
+class Aggregate(FiscusModel):
+    """A weighted statistic of a stored result column, overall and per group."""
+
+    aggregate_id: str
+    simulation_id: str
+    year: int
+    request: dict[str, Any]
+    value: float | None = None
+    rows: int
+    weight: float
+    groups: dict[str, float | None] | None = None
+
+
+class WebhookEndpoint(FiscusModel):
+    """A URL that receives the caller's events, signed (Standard Webhooks)."""
+
+    id: str
+    url: str
+    event_types: list[str]
+    description: str = ""
+    enabled: bool
+    disabled_reason: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    secret: str | None = None
+    """Only in the answer that created the endpoint."""
+
+
+class WebhookSecret(FiscusModel):
+    """An endpoint's new signing secret, shown once."""
+
+    id: str
+    secret: str
+
+
+class DeliveryAttempt(FiscusModel):
+    """One try at delivering an event."""
+
+    attempted_at: datetime
+    succeeded: bool
+    status_code: int | None = None
+    latency_ms: int
+    response_excerpt: str | None = None
+    error: str | None = None
+
+
+class Delivery(FiscusModel):
+    """An event queued for an endpoint, with its attempts."""
+
+    id: str
+    endpoint_id: str
+    event_id: str
+    event_type: str
+    status: str
+    attempt_count: int
+    next_attempt_at: datetime | None = None
+    redelivery_of: str | None = None
+    created_at: datetime
+    attempts: list[DeliveryAttempt] = Field(default_factory=list)

@@ -13,16 +13,17 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from sdk.fiscus import Fiscus, SimulationJob
-from sdk.models import Simulation
-from sdk.tables import (
+from fiscus_client._sync.client import Fiscus
+from fiscus_client._sync.jobs import SimulationJob
+from fiscus_client.models import Simulation
+from fiscus_client.tables import (
     keys_table,
     print_json,
     print_report,
     rows_table,
     simulation_table,
 )
-from sdk.transport import FiscusError
+from fiscus_client.transport import FiscusError
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False)
 keys = typer.Typer(help="API keys (admins issue and revoke them).", no_args_is_help=True)

@@ -1,0 +1,87 @@
+"""A simulation on the server, followed asynchronously: `AsyncSimulationJob`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+
+from fiscus_client.models import Report, Simulation, SimulationEvent
+from fiscus_client.progress import SimulationProgressBar
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from fiscus_client._async.simulations import AsyncSimulations
+
+EventCallback = Callable[[SimulationEvent], None]
+
+
+class AsyncSimulationJob:
+    """A simulation on the server: follow it, wait for it, read its report and results."""
+
+    def __init__(
+        self, client: AsyncSimulations, simulation_id: str, state: Simulation | None = None
+    ) -> None:
+        """A handle on `simulation_id`, reached through `client`."""
+        self.id = simulation_id
+        self.state = state
+        self._client = client
+
+    def __repr__(self) -> str:
+        status = self.state.status if self.state else "unknown"
+        return f"{type(self).__name__}(id={self.id!r}, status={status!r})"
+
+    async def refresh(self) -> Simulation:
+        """The simulation's current state."""
+        self.state = await self._client.get_simulation(self.id)
+        return self.state
+
+    def events(self, *, timeout: float = 3600.0) -> AsyncIterator[SimulationEvent]:
+        """Its live events (Server-Sent Events) until the final one."""
+        return self._client.stream_events(self.id, timeout=timeout)
+
+    async def wait(
+        self,
+        *,
+        progress: bool = True,
+        timeout: float = 3600.0,
+        on_event: EventCallback | None = None,
+        console: Console | None = None,
+    ) -> Simulation:
+        """Follow the live stream until the simulation ends; its final state.
+
+        Shows a progress bar on stderr unless `progress` is False; `on_event` is called
+        with every event.
+        """
+        bar = SimulationProgressBar(self.id, console) if progress else None
+        if bar is not None:
+            bar.__enter__()
+        try:
+            async for event in self.events(timeout=timeout):
+                if bar is not None:
+                    bar.update(event)
+                if on_event is not None:
+                    on_event(event)
+        finally:
+            if bar is not None:
+                bar.__exit__(None, None, None)
+        return await self.refresh()
+
+    async def report(self, *, timeout: float = 300.0) -> Report:
+        """The impact report, waiting for it to be built."""
+        return await self._client.wait_for_report(self.id, timeout=timeout)
+
+    async def results(self, *, year: int | None = None) -> pd.DataFrame:
+        """The household-level results as a DataFrame (a budget window's `year`)."""
+        return await self._client.get_results(self.id, year=year)
+
+    async def aggregate(self, variable: str, stat: str, **options: Any) -> Any:
+        """A weighted statistic of a result column (see `AsyncFiscus.aggregate`)."""
+        return await self._client.aggregate(self.id, variable, stat, **options)
+
+    async def cancel(self) -> Simulation:
+        """Cancel the simulation."""
+        self.state = await self._client.cancel_simulation(self.id)
+        return self.state

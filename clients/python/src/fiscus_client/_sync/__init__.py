@@ -1,0 +1,2 @@
+# Generated from fiscus_client/_async by clients/python/generate_sync.py: edit that.
+"""The synchronous client, generated from the asynchronous one (`_async`)."""

@@ -1,1 +1,0 @@
-"""Sending deliveries: the SSRF guard, the HTTP attempt and the delivery loop."""
