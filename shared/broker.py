@@ -44,6 +44,7 @@ from faststream.rabbit import (
     RabbitMessage,
     RabbitQueue,
 )
+from faststream.rabbit.opentelemetry import RabbitTelemetryMiddleware
 from faststream.rabbit.schemas.queue import QuorumQueueArgs
 
 from contracts.envelope import CloudEvent
@@ -118,8 +119,13 @@ def make_broker(settings: Settings) -> RabbitBroker:
         default_channel=Channel(prefetch_count=settings.prefetch, publisher_confirms=True),
         ack_policy=AckPolicy.NACK_ON_ERROR,
         logger=logging.getLogger("fiscus.broker"),
-        # A consumer span and message counters around every delivery.
-        middlewares=[consume_telemetry(settings.delivery_limit), DeliveryFacts],
+        # FastStream's consumer span (continuing the publisher's trace), then message
+        # counters and the request id, around every delivery.
+        middlewares=[
+            RabbitTelemetryMiddleware(),
+            consume_telemetry(settings.delivery_limit),
+            DeliveryFacts,
+        ],
     )
 
 
@@ -347,3 +353,25 @@ class RequestQueue:
                 # Only while nobody consumes from it: not a queue another process just made.
                 await channel.queue_delete(self.name, if_unused=True)
         return await channel.declare_queue(self.name, durable=True, arguments=arguments)
+
+    def rabbit_queue(self) -> RabbitQueue:
+        """The queue for a FastStream subscriber, with the arguments `declare` gives it
+        (declared by `declare_through` first)."""
+        return RabbitQueue(
+            self.name,
+            queue_type=QueueType.QUORUM,
+            durable=True,
+            arguments=dead_letter_arguments(
+                self.name, self.dead_lettering.exchange, self.dead_lettering.delivery_limit
+            ),
+        )
+
+    async def declare_through(self, broker: RabbitBroker) -> None:
+        """`declare` on a channel of `broker`'s connection (connecting it), before the
+        broker's subscribers start: a classic queue of an earlier version is replaced first."""
+        connection = await broker.connect()
+        channel = await connection.channel()
+        try:
+            await self.declare(channel)
+        finally:
+            await channel.close()

@@ -13,8 +13,8 @@ from typing import Any, Self
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
+from sqlalchemy.ext import asyncio as sa_asyncio
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
-from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 
 from contracts.envelope import CloudEvent
 from shared.tracing import TRACE_HEADERS, propagation_headers
@@ -68,7 +68,8 @@ def service_metadata(schema: str, *, messaging: bool = True) -> sa.MetaData:
 def create_engine(url: str, *, pool_size: int = 5, connect_timeout: float = 5.0) -> AsyncEngine:
     """An engine that checks a pooled connection before use and never waits unbounded
     for a new one (`connect_timeout` to connect, as long again for a pool slot)."""
-    return _create_async_engine(
+    # Looked up now: SQLAlchemy's OpenTelemetry instrumentation wraps it (shared/tracing.py).
+    return sa_asyncio.create_async_engine(
         url,
         pool_size=pool_size,
         pool_pre_ping=True,

@@ -1,10 +1,13 @@
 """Traces and metrics around what crosses a process boundary: HTTP requests and events.
 
-`HttpTelemetry` wraps an ASGI app: a server span per request (continuing the caller's
-trace), and the request's latency by route template and status. `ConsumeTelemetry` is
-the broker middleware: a consumer span per delivered message (continuing the
-publisher's trace), and messages consumed, failed and dead-lettered by event type.
-`inject_trace_headers` is an httpx request hook that sends the context on.
+The spans are OpenTelemetry's instrumentations': `instrument_app` adds FastAPI's (a
+server span per request, continuing the caller's trace; none for probes and scrapes),
+`instrument_http_client` httpx's (a client span per call, whose context the request
+carries on), and the broker runs FastStream's telemetry middleware (`make_broker`). What
+is Fiscus's own here is metrics and the request id: `HttpLatency` observes each
+request's latency by route template and status, `ConsumeTelemetry` counts messages
+consumed, failed and dead-lettered by event type and restores the request id, and
+`send_request_id` is an httpx hook that sends the request id on.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ import httpx
 from fastapi import FastAPI
 from faststream import BaseMiddleware
 from faststream.message import StreamMessage
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry import trace
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.logs import request_id_var
@@ -30,19 +35,14 @@ from shared.metrics import (
     MetricRefresher,
     metrics_router,
 )
-from shared.tracing import (
-    context_from,
-    propagation_headers,
-    request_id_from,
-    tracer,
-)
+from shared.tracing import REQUEST_ID_HEADER, request_id_from
 
 # Probes and scrapes: measured, but no span (they would drown the traces).
-UNTRACED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+UNTRACED_PATHS = ("/healthz", "/readyz", "/metrics")
 
 
-class HttpTelemetry:
-    """ASGI middleware: a server span and a latency observation per HTTP request."""
+class HttpLatency:
+    """ASGI middleware: a latency observation per HTTP request, by route and status."""
 
     def __init__(self, app: ASGIApp, service: str) -> None:
         self.app = app
@@ -53,7 +53,6 @@ class HttpTelemetry:
             await self.app(scope, receive, send)
             return
         method: str = scope["method"]
-        path: str = scope["path"]
         status = 500
 
         async def send_with_status(message: Message) -> None:
@@ -63,30 +62,10 @@ class HttpTelemetry:
             await send(message)
 
         started = time.perf_counter()
-        headers = {
-            key.decode("latin-1"): value.decode("latin-1") for key, value in scope["headers"]
-        }
-        if path in UNTRACED_PATHS:
-            try:
-                await self.app(scope, receive, send_with_status)
-            finally:
-                self._observe(scope, method, status, started)
-            return
-        with tracer().start_as_current_span(
-            f"{method} {path}",
-            context=context_from(headers),
-            kind=SpanKind.SERVER,
-            attributes={"http.request.method": method, "url.path": path},
-        ) as span:
-            try:
-                await self.app(scope, receive, send_with_status)
-            finally:
-                route = self._observe(scope, method, status, started)
-                span.update_name(f"{method} {route}")
-                span.set_attribute("http.route", route)
-                span.set_attribute("http.response.status_code", status)
-                if status >= 500:
-                    span.set_status(Status(StatusCode.ERROR))
+        try:
+            await self.app(scope, receive, send_with_status)
+        finally:
+            self._observe(scope, method, status, started)
 
     def _observe(self, scope: Scope, method: str, status: int, started: float) -> str:
         route = route_template(scope)
@@ -104,19 +83,33 @@ def route_template(scope: Scope) -> str:
 
 
 def instrument_app(app: FastAPI, service: str, refreshers: Sequence[MetricRefresher] = ()) -> None:
-    """Add the telemetry middleware (outermost) and `GET /metrics` to an app."""
+    """Add `GET /metrics`, the latency middleware and FastAPI's instrumentation to an app
+    (a server span per request named `METHOD route`, without ASGI's send and receive)."""
     app.include_router(metrics_router(refreshers))
-    app.add_middleware(HttpTelemetry, service=service)
+    app.add_middleware(HttpLatency, service=service)
+    FastAPIInstrumentor.instrument_app(
+        app, excluded_urls=",".join(UNTRACED_PATHS), exclude_spans=["receive", "send"]
+    )
 
 
-async def inject_trace_headers(request: httpx.Request) -> None:
-    """httpx request hook: send the current trace context and request id on."""
-    for key, value in propagation_headers().items():
-        request.headers.setdefault(key, value)
+def instrument_http_client(client: httpx.AsyncClient) -> httpx.AsyncClient:
+    """`client` with httpx's instrumentation (a client span per call, its context sent
+    on as `traceparent`) and the request id sent on; the same client."""
+    HTTPXClientInstrumentor.instrument_client(client)
+    client.event_hooks["request"].append(send_request_id)
+    return client
+
+
+async def send_request_id(request: httpx.Request) -> None:
+    """httpx request hook: send the current request id on."""
+    request_id = request_id_var.get()
+    if request_id:
+        request.headers.setdefault(REQUEST_ID_HEADER, request_id)
 
 
 class ConsumeTelemetry(BaseMiddleware):
-    """Broker middleware: a consumer span and message counters per delivery."""
+    """Broker middleware: message counters per delivery, and the request id it carries
+    (inside FastStream's telemetry middleware, whose consumer span is current here)."""
 
     delivery_limit = 0
 
@@ -128,29 +121,16 @@ class ConsumeTelemetry(BaseMiddleware):
         token = request_id_var.set(request_id) if request_id else None
         started = time.perf_counter()
         try:
-            with tracer().start_as_current_span(
-                f"consume {event_type}",
-                context=context_from(headers),
-                kind=SpanKind.CONSUMER,
-                attributes={
-                    "messaging.system": "rabbitmq",
-                    "messaging.operation.type": "process",
-                    "messaging.message.id": str(msg.message_id or ""),
-                    "cloudevents.event_type": event_type,
-                },
-            ) as span:
-                try:
-                    result = await call_next(msg)
-                except Exception as exc:
-                    MESSAGES_FAILED.labels(event_type).inc()
-                    if previous_deliveries(headers) >= self.delivery_limit:
-                        MESSAGES_DEAD_LETTERED.labels(event_type).inc()
-                        span.set_attribute("messaging.dead_lettered", True)
-                    span.record_exception(exc)
-                    span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
-                    raise
-                MESSAGES_CONSUMED.labels(event_type).inc()
-                return result
+            result = await call_next(msg)
+        except Exception:
+            MESSAGES_FAILED.labels(event_type).inc()
+            if previous_deliveries(headers) >= self.delivery_limit:
+                MESSAGES_DEAD_LETTERED.labels(event_type).inc()
+                trace.get_current_span().set_attribute("messaging.dead_lettered", True)
+            raise
+        else:
+            MESSAGES_CONSUMED.labels(event_type).inc()
+            return result
         finally:
             MESSAGE_HANDLING_SECONDS.labels(event_type).observe(time.perf_counter() - started)
             if token is not None:

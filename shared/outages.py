@@ -9,13 +9,19 @@ real work).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterator
 from typing import TypeVar
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_delay,
+    wait_exponential,
+)
 
 log = logging.getLogger(__name__)
 
@@ -68,23 +74,36 @@ async def ride_out(
     """`await call()`, called again after a growing wait while it fails with an outage.
 
     Gives up after `patience_seconds` of outage and raises the last error; any other
-    error is raised at once.
+    error is raised at once (tenacity: exponential waits from `first_wait` doubling up
+    to `longest_wait`).
     """
-    waited = 0.0
-    wait = first_wait
-    while True:
-        try:
-            return await call()
-        except Exception as exc:
-            if not is_outage(exc) or waited >= patience_seconds:
-                raise
-            log.warning(
-                "%s waits for a dependency: %s: %s (retrying in %.1f s)",
-                what,
-                type(exc).__name__,
-                exc,
-                wait,
-            )
-        await asyncio.sleep(wait)
-        waited += wait
-        wait = min(wait * 2, longest_wait)
+    retrying = AsyncRetrying(
+        retry=retry_if_exception(is_outage),
+        wait=wait_exponential(multiplier=first_wait, min=first_wait, max=longest_wait),
+        stop=stop_after_delay(patience_seconds),
+        before_sleep=_waiting(what),
+        reraise=True,
+    )
+
+    # A coroutine function: tenacity calls anything else (a lambda) without awaiting it.
+    async def attempt() -> T:
+        return await call()
+
+    return await retrying(attempt)
+
+
+def _waiting(what: str) -> Callable[[RetryCallState], None]:
+    """The log line before each wait for a dependency."""
+
+    def log_wait(state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        wait = state.next_action.sleep if state.next_action else 0.0
+        log.warning(
+            "%s waits for a dependency: %s: %s (retrying in %.1f s)",
+            what,
+            type(exc).__name__,
+            exc,
+            wait,
+        )
+
+    return log_wait

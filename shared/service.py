@@ -192,8 +192,9 @@ def create_service_app(
     return app
 
 
-def serve(app: FastAPI | Any, service: str, port: int, settings: Settings) -> None:
-    """Run an ASGI app with JSON logs and traces until interrupted."""
+def serve(make_app: Callable[[], Any], service: str, port: int, settings: Settings) -> None:
+    """Run the ASGI app `make_app()` makes, with JSON logs and traces, until interrupted.
+    Tracing comes first, so that what the app makes (its database engine) is traced."""
     configure_logging(service, settings.log_level)
     configure_tracing(service)
-    uvicorn.run(app, host=settings.host, port=port, log_config=None, access_log=False)
+    uvicorn.run(make_app(), host=settings.host, port=port, log_config=None, access_log=False)

@@ -12,6 +12,13 @@ RabbitMQ message's headers (written by the outbox relay), and in the CloudEvent'
 own `traceparent` attribute (the CloudEvents distributed-tracing extension) so that
 work started later from a stored event, such as a webhook delivery, joins the trace.
 The request id travels beside it as `x-request-id`.
+
+Spans come from OpenTelemetry's instrumentations where one exists: FastAPI (a server
+span per request, `shared.instrumentation.instrument_app`), httpx (a client span per
+call of the clients that call other services), SQLAlchemy and asyncpg (a span per
+statement, installed here), and FastStream's telemetry middleware (a consumer span per
+delivery, `shared.broker.make_broker`). Fiscus's own spans are for its own work: the
+outbox relay's publish (in the trace the event was recorded in), a webhook delivery.
 """
 
 from __future__ import annotations
@@ -24,8 +31,9 @@ from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
+from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from shared.logs import request_id_var
@@ -40,38 +48,76 @@ def otlp_configured(environ: Mapping[str, str] = os.environ) -> bool:
     return any(environ.get(name) for name in OTLP_ENDPOINT_VARIABLES)
 
 
-# A provider used instead of the global one (tests trace in-process services with it).
-_override: list[TracerProvider] = []
+class _Forwarding(SpanProcessor):
+    """Hands every span of the process also to the processors `tracing_to` adds."""
+
+    def __init__(self) -> None:
+        self.processors: list[SpanProcessor] = []
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        for processor in list(self.processors):
+            processor.on_start(span, parent_context)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        for processor in list(self.processors):
+            processor.on_end(span)
+
+    def shutdown(self) -> None:
+        return None
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+
+_forwarding = _Forwarding()
 
 
 def configure_tracing(service: str) -> None:
-    """Install this process's tracer provider, unless one is installed already."""
+    """Install this process's tracer provider and the database instrumentations, unless
+    a provider is installed already."""
     if isinstance(trace.get_tracer_provider(), TracerProvider):
         return
     # OTEL_SERVICE_NAME, when set, names the process instead (the standard's precedence).
     named = {} if os.environ.get("OTEL_SERVICE_NAME") else {"service.name": f"fiscus-{service}"}
     provider = TracerProvider(resource=Resource.create(named))
+    provider.add_span_processor(_forwarding)
     if otlp_configured():
         # Imported here: only a process that exports needs the exporter's dependencies.
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)
+    _instrument_databases()
+
+
+def _instrument_databases() -> None:
+    """A span per statement: SQLAlchemy's (every engine made after this) and asyncpg's."""
+    from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+
+    sqlalchemy = SQLAlchemyInstrumentor()
+    if not sqlalchemy.is_instrumented_by_opentelemetry:
+        # It declares SQLAlchemy below 2.1; 2.1's engine events, which it uses, are 2.0's.
+        sqlalchemy.instrument(skip_dep_check=True)
+    asyncpg = AsyncPGInstrumentor()  # type: ignore[no-untyped-call]
+    if not asyncpg.is_instrumented_by_opentelemetry:
+        asyncpg.instrument()
 
 
 @contextlib.contextmanager
-def tracing_to(provider: TracerProvider) -> Iterator[None]:
-    """Trace with `provider` rather than the global provider until the block ends."""
-    _override.append(provider)
+def tracing_to(processor: SpanProcessor) -> Iterator[None]:
+    """Hand every span this process makes to `processor` too, until the block ends
+    (tests read spans with an in-memory exporter this way)."""
+    configure_tracing("tests")
+    _forwarding.processors.append(processor)
     try:
         yield
     finally:
-        _override.remove(provider)
+        _forwarding.processors.remove(processor)
 
 
 def tracer() -> trace.Tracer:
-    provider = _override[-1] if _override else trace.get_tracer_provider()
-    return provider.get_tracer(TRACER_NAME)
+    return trace.get_tracer(TRACER_NAME)
 
 
 def _text(value: Any) -> str:

@@ -1,15 +1,23 @@
-"""Factories for the events and bodies the tests send: ids, content hashes, CloudEvents."""
+"""Factories for the events and bodies the tests send: ids, content hashes, CloudEvents;
+and the simulation service's domain objects as a worker loads them."""
 
 from __future__ import annotations
 
 import hashlib
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 from contracts.envelope import CloudEvent
 from contracts.events.dataset.v1 import DatasetRegistered
 from contracts.events.policy.v1 import PolicyCreated
 from contracts.events.simulation.v1 import ResultFile, SimulationCompleted
+from contracts.results.v1 import HOUSEHOLDS_FILE, PEOPLE_FILE
+from services.simulation.domain.lifecycle import Simulation
+from services.simulation.domain.partitions import PlannedPartition
+from services.simulation.domain.results import StoredResult
+from services.simulation.domain.simulations import Status
 from tests.reforms import CTC_REFORM
 
 
@@ -70,3 +78,53 @@ def completed_event(simulation_id: str, files: list[ResultFile]) -> CloudEvent:
         seconds=1.5,
     )
     return CloudEvent.wrap(payload, source="/fiscus/simulation", subject=simulation_id)
+
+
+def queued_simulation(**overrides: Any) -> Simulation:
+    """A queued simulation of 2026 over the whole country, as the worker loads it."""
+    simulation = Simulation(
+        id="sim-1",
+        status=Status.QUEUED,
+        dataset_id="ds-1",
+        policy_id="pol-1",
+        baseline_policy_id=None,
+        year=2026,
+        years=(2026,),
+    )
+    return replace(simulation, **overrides)
+
+
+def planned_partitions(*states: tuple[str, ...], year: int = 2026) -> list[PlannedPartition]:
+    """A plan of one partition per group of states, of one household per state."""
+    return [
+        PlannedPartition(index=index, year=year, states=group, households=len(group))
+        for index, group in enumerate(states)
+    ]
+
+
+def result_files(partition: int, year: int = 2026) -> list[StoredResult]:
+    """A partition's two written result files."""
+    return [
+        StoredResult(
+            name=name,
+            uri=f"file:///results/sim-1/{year}/partition-{partition:04d}/{name}",
+            sha256=content_hash(f"{name}-{year}-{partition}"),
+            rows=1,
+            year=year,
+            partition=partition,
+        )
+        for name in (HOUSEHOLDS_FILE, PEOPLE_FILE)
+    ]
+
+
+def partition_timings(seconds: float = 1.0, **overrides: Any) -> dict[str, Any]:
+    """What a worker records of a partition's run: each of its three steps `seconds` long."""
+    return {
+        "load_seconds": seconds,
+        "calculation_seconds": seconds,
+        "write_seconds": seconds,
+        "reform_path": "full",
+        "reform_path_reason": "full computation requested",
+        "baseline_source": "calculated",
+        **overrides,
+    }

@@ -27,4 +27,4 @@ def create_app(settings: Settings) -> FastAPI:
 
 if __name__ == "__main__":
     settings = get_settings()
-    serve(create_app(settings), "aggregation", settings.aggregation_port, settings)
+    serve(lambda: create_app(settings), "aggregation", settings.aggregation_port, settings)

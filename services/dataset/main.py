@@ -23,4 +23,4 @@ def create_app(settings: Settings) -> FastAPI:
 
 if __name__ == "__main__":
     settings = get_settings()
-    serve(create_app(settings), "dataset", settings.port_of("dataset"), settings)
+    serve(lambda: create_app(settings), "dataset", settings.port_of("dataset"), settings)

@@ -26,7 +26,7 @@ from services.gateway.api import events as simulation_events
 from services.gateway.db.tables import metadata
 from services.gateway.domain.rate_limits import parse_rate_limit
 from services.gateway.domain.routing import UPSTREAMS
-from shared.instrumentation import inject_trace_headers, instrument_app
+from shared.instrumentation import instrument_app, instrument_http_client
 from shared.problems import install_problem_handlers
 from shared.service import ServiceProcess, health_router, serve
 from shared.settings import Settings, get_settings
@@ -52,9 +52,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.http = httpx.AsyncClient(
-            timeout=httpx.Timeout(60.0, connect=3.0),
-            event_hooks={"request": [inject_trace_headers]},
+        app.state.http = instrument_http_client(
+            httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=3.0))
         )
         if settings.rate_limit_enabled:
             app.state.limiter = KeyLimiter(settings)
@@ -130,7 +129,7 @@ def create_app(settings: Settings) -> FastAPI:
 
 def main() -> None:
     settings = get_settings()
-    serve(create_app(settings), "gateway", settings.gateway_port, settings)
+    serve(lambda: create_app(settings), "gateway", settings.gateway_port, settings)
 
 
 if __name__ == "__main__":

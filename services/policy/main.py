@@ -49,7 +49,7 @@ def create_app(
 
 def main() -> None:
     settings = get_settings()
-    serve(create_app(settings), "policy", settings.policy_port, settings)
+    serve(lambda: create_app(settings), "policy", settings.policy_port, settings)
 
 
 if __name__ == "__main__":

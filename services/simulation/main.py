@@ -178,16 +178,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     settings = get_settings()
     if args.process == "api":
-        serve(create_app(settings), "simulation", settings.simulation_port, settings)
+        serve(lambda: create_app(settings), "simulation", settings.simulation_port, settings)
     elif args.process == "households":
         serve(
-            create_households_app(settings),
+            lambda: create_households_app(settings),
             "simulation-households",
             settings.households_port,
             settings,
         )
     else:
-        serve(create_worker_app(settings), "simulation-worker", settings.worker_port, settings)
+        serve(
+            lambda: create_worker_app(settings), "simulation-worker", settings.worker_port, settings
+        )
 
 
 if __name__ == "__main__":

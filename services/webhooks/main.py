@@ -57,4 +57,4 @@ def create_app(settings: Settings) -> FastAPI:
 
 if __name__ == "__main__":
     settings = get_settings()
-    serve(create_app(settings), "webhooks", settings.webhooks_port, settings)
+    serve(lambda: create_app(settings), "webhooks", settings.webhooks_port, settings)

@@ -39,18 +39,20 @@ PORTS = {
 WORKERS = ("worker", "worker-2")
 # The processes of the simulation service; each relays the service's outbox.
 SIMULATION_PROCESSES = ("simulation", *WORKERS, "households")
-# Every hop a simulation makes, as (service.name, span name).
+# Every hop a simulation makes, as (service.name, span name): FastAPI's server spans
+# (`METHOD route`), the outbox relays' `publish <event type>`, FastStream's consumer
+# spans (`<exchange>.<routing key> process`) and the webhook delivery.
 HOPS = (
     ("fiscus-gateway", "POST /api/v1/{path:path}"),
     ("fiscus-simulation", "POST /api/v1/simulations"),
     ("fiscus-simulation", "publish simulation.requested"),
-    ("fiscus-simulation-worker", "consume simulation.requested"),
+    ("fiscus-simulation-worker", "fiscus.events.simulation.requested process"),
     ("fiscus-simulation-worker", "publish simulation.partition.requested"),
-    ("fiscus-simulation-worker", "consume simulation.partition.requested"),
+    ("fiscus-simulation-worker", "fiscus.events.simulation.partition.requested process"),
     ("fiscus-simulation-worker", "publish simulation.completed"),
-    ("fiscus-aggregation", "consume simulation.completed"),
+    ("fiscus-aggregation", "fiscus.events.simulation.completed process"),
     ("fiscus-aggregation", "publish report.completed"),
-    ("fiscus-webhooks", "consume report.completed"),
+    ("fiscus-webhooks", "fiscus.events.report.completed process"),
     ("fiscus-webhooks", "deliver webhook"),
 )
 

@@ -18,13 +18,15 @@ from tests.service.dataset_fixtures import (
     synthetic_zip,
 )
 from tests.service.gateway_fixtures import gateway, redis_prefix, upstream
-from tests.service.simulation_fixtures import worker
+from tests.service.simulation_fixtures import per_state, worker
+from tests.service.webhooks_fixtures import webhook_settings
 
 __all__ = [
     "admin",
     "api",
     "dataset_settings",
     "gateway",
+    "per_state",
     "policy_gateway",
     "population",
     "redis_prefix",
@@ -33,5 +35,6 @@ __all__ = [
     "synthetic",
     "synthetic_zip",
     "upstream",
+    "webhook_settings",
     "worker",
 ]

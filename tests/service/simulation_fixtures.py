@@ -157,6 +157,12 @@ async def purge_requests(amqp_url: str) -> None:
 
 
 @pytest.fixture
+def per_state(migrated: Settings) -> Settings:
+    """Settings that put each household in a partition of its own."""
+    return migrated.model_copy(update={"partition_households": 1})
+
+
+@pytest.fixture
 async def worker(migrated: Settings) -> AsyncIterator[Worker]:
     async with running_worker(migrated) as started:
         yield started

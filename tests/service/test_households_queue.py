@@ -35,9 +35,10 @@ from services.simulation.workers.households import (
 from shared.broker import DeadLettering
 from shared.problems import ProblemError
 from shared.settings import Settings
-from tests.conftest import reset_vhost
+from tests.conftest import TEST_VHOST, reset_vhost
 
-VHOST = "fiscus-test-households"
+# Beside the session's own (FISCUS_TEST_VHOST): runs side by side do not share it.
+VHOST = f"{TEST_VHOST}-households"
 DEAD_LETTERING = DeadLettering("fiscus.dead-letter", delivery_limit=2)
 
 

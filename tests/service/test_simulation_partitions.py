@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
-import aio_pika
 import httpx
 import pytest
 
@@ -25,21 +22,17 @@ from contracts.events.simulation.v1 import (
     SimulationProgress,
 )
 from services.simulation.db import partitions as partition_store
-from services.simulation.db import simulations as store
-from services.simulation.domain.partitions import PartitionCosts, plan_partitions
-from services.simulation.domain.simulations import SimulationRequest
 from services.simulation.handlers.partitions import PARTITIONS_QUEUE
 from services.simulation.main import create_app
 from shared import storage
 from shared.settings import Settings
-from tests.service.bus import publish, queue_depth, wait_until_consumed
+from tests.service.bus import queue_depth, wait_until_consumed
 from tests.service.simulation_fixtures import (
     FakeResults,
     Worker,
     next_event_about,
     outbox_payloads,
     outcome,
-    purge_requests,
     register_inputs,
     request_simulation,
     running_worker,
@@ -48,11 +41,6 @@ from tests.service.simulation_fixtures import (
 
 PATH = "/api/v1/simulations"
 EVENTS = (SimulationProgress.event_type, "simulation.cancelled")
-
-
-@pytest.fixture
-def per_state(migrated: Settings) -> Settings:
-    return migrated.model_copy(update={"partition_households": 1})
 
 
 @pytest.fixture
@@ -248,127 +236,3 @@ async def test_a_partition_failing_beyond_the_attempt_limit_fails_the_simulation
     async with asyncio.timeout(10):
         while queue_depth(f"{PARTITIONS_QUEUE}.dlq") != dead_letters + 1:  # noqa: ASYNC110
             await asyncio.sleep(0.2)
-
-
-async def planned_partition(settings: Settings) -> tuple[Worker, str, CloudEvent]:
-    """A simulation planned as one partition, and its (unpublished) partition request."""
-    api = create_app(settings)  # declares the workers' queues
-    async with api.router.lifespan_context(api):
-        pass
-    await purge_requests(settings.amqp_url)
-    async with running_worker(settings) as setup:
-        dataset_id, policy_id, _, _ = await register_inputs(setup)
-    request = SimulationRequest(dataset_id=dataset_id, policy_id=policy_id, year=2026)
-    simulation_id = str(uuid.uuid4())
-    costs = PartitionCosts(fixed_seconds=20.0, household_seconds=0.0, max_households=10)
-    (plan,) = plan_partitions({"CA": 1, "TX": 1}, [2026], costs)
-    async with setup.database.unit_of_work() as uow:
-        await store.insert_simulation(uow, simulation_id, request)
-        await partition_store.insert_plan(uow, simulation_id, [plan], started_at=datetime.now(UTC))
-        await store.set_attempts(uow, simulation_id, 1)
-        await uow.commit()
-    partition = SimulationPartitionRequested(
-        simulation_id=simulation_id,
-        partition=0,
-        partitions=1,
-        year=2026,
-        states=["CA", "TX"],
-        households=2,
-    )
-    event = CloudEvent.wrap(partition, source="/fiscus/simulation", subject=simulation_id)
-    return setup, simulation_id, event
-
-
-async def take_and_start(setup: Worker, simulation_id: str) -> aio_pika.abc.AbstractConnection:
-    """Like a worker: take the partition's request, unacknowledged, and start it."""
-    connection = await aio_pika.connect(setup.settings.amqp_url)
-    channel = await connection.channel()
-    queue = await channel.declare_queue(PARTITIONS_QUEUE, passive=True)
-    async with asyncio.timeout(10):
-        while await queue.get(no_ack=False, fail=False) is None:  # noqa: ASYNC110
-            await asyncio.sleep(0.05)
-    async with setup.database.unit_of_work() as uow:
-        await partition_store.mark_started(
-            uow, simulation_id, 0, attempts=1, started_at=datetime.now(UTC)
-        )
-        await uow.commit()
-    return connection
-
-
-async def completed_partition(survivor: Worker, simulation_id: str) -> tuple[str, int]:
-    """The partition's status and attempts once its simulation completed."""
-    async with asyncio.timeout(30):
-        while (await simulation_row(survivor, simulation_id))["status"] != "completed":  # noqa: ASYNC110
-            await asyncio.sleep(0.1)
-    async with survivor.database.unit_of_work() as uow:
-        row = await partition_store.find_partition(uow, simulation_id, 0)
-    assert row is not None
-    return row["status"], row["attempts"]
-
-
-async def test_a_crashed_workers_partition_is_redelivered_and_completed(
-    per_state: Settings,
-) -> None:
-    setup, simulation_id, event = await planned_partition(per_state)
-    await publish(per_state.amqp_url, event)
-    # A worker takes the partition, starts it, and dies before acknowledging it.
-    connection = await take_and_start(setup, simulation_id)
-    await connection.close()
-
-    async with running_worker(per_state, purge=False) as survivor:
-        # It may finish before the worker's tap is bound: read the outcome from its row.
-        assert await completed_partition(survivor, simulation_id) == ("done", 2)
-        assert len(survivor.engine.calls) == 1
-
-
-async def test_a_second_copy_of_a_running_partitions_request_is_dropped(
-    per_state: Settings,
-) -> None:
-    """An outbox relay stopped between publishing and marking sent: the request twice.
-
-    The copy arriving while the partition runs elsewhere is dropped without an attempt;
-    the original, held by the worker computing it, is redelivered when that worker dies.
-    """
-    setup, simulation_id, event = await planned_partition(per_state)
-    await publish(per_state.amqp_url, event)
-    connection = await take_and_start(setup, simulation_id)  # computing it, holding it
-
-    async with running_worker(per_state, purge=False) as other:
-        await publish(per_state.amqp_url, event)  # the same event, published again
-        async with asyncio.timeout(30):
-            while await asyncio.to_thread(queue_depth, PARTITIONS_QUEUE) != 1:  # noqa: ASYNC110
-                await asyncio.sleep(0.1)  # until only the held original is left
-        async with other.database.unit_of_work() as uow:
-            row = await partition_store.find_partition(uow, simulation_id, 0)
-        assert row is not None and (row["status"], row["attempts"]) == ("running", 1)
-        assert other.engine.calls == []
-
-        await connection.close()  # the worker computing it dies
-        assert await completed_partition(other, simulation_id) == ("done", 2)
-        assert len(other.engine.calls) == 1
-
-
-async def test_a_partition_interrupted_by_an_outage_is_retried_in_place_and_completed(
-    worker: Worker, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Its row says running, its message is not redelivered: still not a second copy."""
-    run = worker.engine.run
-    calls = []
-
-    def unreachable_once(*args: Any, **kwargs: Any) -> Any:
-        calls.append(args)
-        if len(calls) == 1:
-            raise ConnectionError("storage unreachable")
-        return run(*args, **kwargs)
-
-    monkeypatch.setattr(worker.engine, "run", unreachable_once)
-    dataset_id, policy_id, _, _ = await register_inputs(worker)
-
-    simulation_id, _ = await request_simulation(worker, dataset_id, policy_id, None, region="CA")
-    _, document = await outcome(worker, simulation_id)
-
-    assert document["type"] == "simulation.completed"
-    assert len(calls) == 2
-    async with worker.database.unit_of_work() as uow:
-        row = await partition_store.find_partition(uow, simulation_id, 0)
-    assert row is not None and (row["status"], row["attempts"]) == ("done", 2)

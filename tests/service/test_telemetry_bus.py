@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
-from opentelemetry.sdk.trace import TracerProvider
+import sqlalchemy as sa
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
@@ -32,9 +32,7 @@ from tests.service.bus import publish_bytes
 @pytest.fixture
 def spans() -> Iterator[InMemorySpanExporter]:
     exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    with tracing_to(provider):
+    with tracing_to(SimpleSpanProcessor(exporter)):
         yield exporter
 
 
@@ -101,7 +99,8 @@ async def test_trace_and_request_id_travel_from_outbox_row_to_consumer(
 
     finished = {span.name: span for span in spans.get_finished_spans()}
     publish_span = finished["publish policy.created"]
-    consume_span = finished["consume policy.created"]
+    # FastStream's consumer span: `<exchange>.<routing key> process`.
+    consume_span = finished[f"{migrated.events_exchange}.policy.created process"]
     assert publish_span.kind is SpanKind.PRODUCER and consume_span.kind is SpanKind.CONSUMER
     assert {publish_span.context.trace_id, consume_span.context.trace_id} == {trace_id}
     assert publish_span.parent is not None and consume_span.parent is not None
@@ -183,9 +182,14 @@ async def test_service_app_serves_metrics_with_route_templates_and_outbox_backlo
     assert healthz >= 1
     age = sample("fiscus_outbox_oldest_age_seconds", service="webhooks")
     assert 0 <= age < 60
-    # Probes and scrapes are not traced; other requests are, named by their route.
-    names = [span.name for span in spans.get_finished_spans()]
-    assert "GET unmatched" in names and not any("healthz" in name for name in names)
+    # Probes and scrapes are not traced; other requests are (FastAPI's instrumentation),
+    # named by their route, or by the method alone when no route matched.
+    finished = spans.get_finished_spans()
+    assert not any("healthz" in span.name or "metrics" in span.name for span in finished)
+    unmatched = [span for span in finished if span.kind is SpanKind.SERVER]
+    assert [span.name for span in unmatched] == ["GET"]
+    assert unmatched[0].attributes is not None
+    assert "/nowhere" in str(dict(unmatched[0].attributes))
 
 
 def test_log_lines_carry_request_and_trace_ids(spans: InMemorySpanExporter) -> None:
@@ -209,3 +213,25 @@ def test_log_lines_carry_request_and_trace_ids(spans: InMemorySpanExporter) -> N
     assert inside["trace_id"] == f"{span.get_span_context().trace_id:032x}"
     assert inside["span_id"] == f"{span.get_span_context().span_id:016x}"
     assert inside["simulation_id"] == "s-1"
+
+
+async def test_database_statements_are_traced_by_sqlalchemy_and_asyncpg(
+    migrated: Settings, spans: InMemorySpanExporter
+) -> None:
+    engine = create_engine(migrated.service_database_url("webhooks"))
+    try:
+        with tracer().start_as_current_span("request") as request_span:
+            async with engine.connect() as connection:
+                await connection.execute(sa.text("select 1"))
+    finally:
+        await engine.dispose()
+    trace_id = request_span.get_span_context().trace_id
+    scopes = {
+        span.instrumentation_scope.name
+        for span in spans.get_finished_spans()
+        if span.kind is SpanKind.CLIENT
+        and span.context.trace_id == trace_id
+        and span.instrumentation_scope is not None
+    }
+    assert "opentelemetry.instrumentation.sqlalchemy" in scopes
+    assert "opentelemetry.instrumentation.asyncpg" in scopes

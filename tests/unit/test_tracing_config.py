@@ -16,7 +16,9 @@ from shared.tracing import configure_tracing
 configure_tracing("probe")
 provider = trace.get_tracer_provider()
 processors = provider._active_span_processor._span_processors
-exporters = [getattr(p, "_batch_processor", p)._exporter for p in processors]
+# Exporting processors (the one that hands spans to tests exports nothing itself).
+exporting = [getattr(p, "_batch_processor", p) for p in processors]
+exporters = [p._exporter for p in exporting if hasattr(p, "_exporter")]
 print(json.dumps({
     "service": provider.resource.attributes["service.name"],
     "exporters": [type(e).__name__ for e in exporters],

@@ -7,40 +7,19 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
-from pydantic import BaseModel
 
 from contracts.envelope import CloudEvent
 from contracts.events.aggregate.v1 import AggregateCompleted
 from contracts.results.v1 import HOUSEHOLDS_FILE, PEOPLE_FILE
 from services.aggregation.api.results import files_of_year
+from services.aggregation.api.schemas import Aggregate, AggregateRequest
 from services.aggregation.db.reports import insert_aggregate, report_of, report_of_year
-from services.aggregation.domain.aggregates import (
-    AggregateRefused,
-    AggregateRequest,
-    compute_aggregate,
-)
+from services.aggregation.domain.aggregates import AggregateRefused, compute_aggregate
 from services.aggregation.domain.results import read_frame
 from shared.problems import FieldError, invalid, openapi_problem
 from shared.service import ProcessDep
 
 router = APIRouter(prefix="/api/v1", tags=["aggregates"])
-
-
-class Aggregate(BaseModel):
-    """A computed aggregate: the request, and the statistic over the selected rows."""
-
-    aggregate_id: str
-    simulation_id: str
-    year: int
-    request: AggregateRequest
-    value: float | None
-    """The statistic over every selected row (null: no finite value, e.g. no rows)."""
-    rows: int
-    """How many result rows were selected."""
-    weight: float
-    """Their total weight (households or people represented)."""
-    groups: dict[str, float | None] | None = None
-    """With `group_by`: the statistic per value of that column."""
 
 
 def aggregate_of(row: Any, year: int, request: AggregateRequest) -> dict[str, Any]:

@@ -2,38 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path
-from pydantic import BaseModel
 
+from services.aggregation.api.schemas import ImpactReport
 from services.aggregation.db.reports import report_of, years_of
 from shared.problems import openapi_problem
 from shared.service import UnitOfWorkDep
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
-
-
-class ImpactReport(BaseModel):
-    """A simulation's impact report, with PolicyEngine API v1's economy-output keys."""
-
-    report_id: str
-    simulation_id: str
-    dataset_id: str
-    policy_id: str
-    baseline_policy_id: str | None
-    year: int
-    model_version: str
-    created_at: datetime
-    report: dict[str, Any]
-    """The report of `year` (the first year of a budget window)."""
-    years: list[int]
-    """The years simulated, first first; one for a single-year simulation."""
-    reports_by_year: dict[str, dict[str, Any]] | None = None
-    """With several years: each year's report, keyed by the year."""
-    budget_window: dict[str, Any] | None = None
-    """With several years: each year's budget numbers and their totals."""
 
 
 @router.get(

@@ -27,18 +27,17 @@ from services.dataset.api.dataset_files import (
     remove_files,
     store_files,
 )
-from services.dataset.api.upload_form import UPLOAD_REQUEST_BODY, upload_form
-from services.dataset.db.datasets import find_dataset, insert_dataset, list_datasets, mark_deleted
-from services.dataset.domain.archive import stream_population_archive
-from services.dataset.domain.datasets import (
-    DEFAULT_YEAR,
+from services.dataset.api.schemas import (
+    UPLOAD_REQUEST_BODY,
     DatasetPage,
     DatasetResource,
-    Source,
     SyntheticDatasetRequest,
-    Year,
     resource_from_row,
 )
+from services.dataset.api.upload_form import upload_form
+from services.dataset.db.datasets import find_dataset, insert_dataset, list_datasets, mark_deleted
+from services.dataset.domain.archive import stream_population_archive
+from services.dataset.domain.datasets import DEFAULT_YEAR, Source, Year
 from services.dataset.domain.intake import PopulationFiles, check_upload, synthesize
 from shared.etags import PRECONDITION_RESPONSES, IfMatchHeader, require_match, tagged
 from shared.pagination import DEFAULT_PAGE, PageCursor, PageLimit, position_of

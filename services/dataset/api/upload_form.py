@@ -15,42 +15,13 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
+from services.dataset.api.schemas import UploadFields
 from services.dataset.domain.archive import UPLOAD_FIELD
-from services.dataset.domain.datasets import UploadFields
 from shared.problems import FieldError, ProblemError, invalid
 
 # Room for the boundaries, part headers and text fields around the zip itself.
 FORM_OVERHEAD_BYTES = 64 * 1024
 TEXT_FIELDS = ("name", "year")
-
-UPLOAD_REQUEST_BODY = {
-    "required": True,
-    "content": {
-        "multipart/form-data": {
-            "schema": {
-                "type": "object",
-                "required": ["file", "name"],
-                "properties": {
-                    "file": {
-                        "type": "string",
-                        "format": "binary",
-                        "description": "a zip holding exactly person.parquet, household.parquet, "
-                        "tax_unit.parquet, spm_unit.parquet, family.parquet, marital_unit.parquet "
-                        "(or the same six as .csv); or a PolicyEngine HDF5 dataset (.h5): entity "
-                        "tables as USSingleYearDataset or USMultiYearDataset save them, or "
-                        "variable arrays as policyengine-us-data publishes them",
-                    },
-                    "name": {"type": "string", "minLength": 1, "maxLength": 200},
-                    "year": {
-                        "type": "integer",
-                        "description": "the year to register: by default the one an HDF5 file "
-                        "records, else 2025; a multi-year file's year to take",
-                    },
-                },
-            }
-        }
-    },
-}
 
 
 @dataclass(frozen=True)

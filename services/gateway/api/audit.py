@@ -6,13 +6,12 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
 
 from services.gateway.api.guard import CurrentPrincipal, PublicRoute
+from services.gateway.api.schemas import AuditPage, entry_of
 from services.gateway.db import audit as store
-from shared.pagination import DEFAULT_PAGE, Page, PageCursor, PageLimit, position_of
+from shared.pagination import DEFAULT_PAGE, PageCursor, PageLimit, position_of
 from shared.principals import forbidden
 from shared.problems import openapi_problem
 from shared.service import UnitOfWorkDep
@@ -32,29 +31,6 @@ router = APIRouter(
         429: openapi_problem("Rate limit reached; see Retry-After"),
     },
 )
-
-
-class AuditEntry(BaseModel):
-    """One change sent through the gateway, and how it was answered."""
-
-    id: str
-    created_at: datetime
-    principal: str
-    role: str
-    method: str
-    path: str
-    resource_type: str | None
-    resource_id: str | None
-    status: int
-    request_id: str | None
-
-
-class AuditPage(Page[AuditEntry]):
-    """One page of the audit log, newest first; pass `next_cursor` back for the next page."""
-
-
-def entry_of(row: sa.RowMapping) -> AuditEntry:
-    return AuditEntry(**{name: row[name] for name in AuditEntry.model_fields})
 
 
 def _entry_id(text: str) -> str:

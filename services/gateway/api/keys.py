@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.gateway.api.guard import CurrentPrincipal, PublicRoute
+from services.gateway.api.schemas import CreatedKey, KeyCreate, KeyPage, KeyResource, key_of
 from services.gateway.db import keys as store
 from services.gateway.domain.auth import Principal, Role
 from services.gateway.domain.keys import new_key_secret, secret_hash
-from services.gateway.domain.rate_limits import parse_rate_limit
 from shared.etags import PRECONDITION_RESPONSES, IfMatchHeader, require_match, tagged
-from shared.pagination import DEFAULT_PAGE, Page, PageCursor, PageLimit, position_of
+from shared.pagination import DEFAULT_PAGE, PageCursor, PageLimit, position_of
 from shared.problems import ProblemError, not_found, openapi_problem
 from shared.service import UnitOfWorkDep
 from shared.sorting import NEWEST_FIRST, Sort
@@ -34,76 +31,6 @@ router = APIRouter(
         503: openapi_problem("Rate limits cannot be checked right now"),
     },
 )
-
-
-# The largest quota the key table's column holds (a 32-bit integer).
-MAX_DAILY_SIMULATION_QUOTA = 2**31 - 1
-
-
-class KeyCreate(BaseModel):
-    """A key to issue."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(min_length=1, max_length=200, examples=["analytics notebook"])
-    role: Role = "user"
-    daily_simulation_quota: int | None = Field(
-        default=None,
-        ge=0,
-        le=MAX_DAILY_SIMULATION_QUOTA,
-        description="Simulations per 24 hours; none: the gateway's default",
-    )
-    rate_limit: str | None = Field(
-        default=None,
-        max_length=64,
-        description="Requests per window, e.g. `120/minute`; none: the gateway's default",
-        examples=["120/minute"],
-    )
-
-    @field_validator("rate_limit")
-    @classmethod
-    def _is_a_rate_limit(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_rate_limit(value)
-        return value
-
-
-class KeyResource(BaseModel):
-    """An API key, without its secret."""
-
-    id: str
-    name: str
-    role: Role
-    prefix: str = Field(description="The `<prefix>` of the secret `fk_<prefix>_<random>`")
-    created_at: datetime
-    created_by: str
-    revoked_at: datetime | None = None
-    daily_simulation_quota: int | None = None
-    rate_limit: str | None = None
-
-
-class CreatedKey(KeyResource):
-    """A new key with its secret, which is shown this once and never again."""
-
-    secret: str
-
-
-class KeyPage(Page[KeyResource]):
-    """One page of keys, newest first; pass `next_cursor` back for the next page."""
-
-
-def resource_from_row(row: sa.RowMapping) -> KeyResource:
-    return KeyResource(
-        id=str(row["id"]),
-        name=row["name"],
-        role=row["role"],
-        prefix=row["prefix"],
-        created_at=row["created_at"],
-        created_by=row["created_by"],
-        revoked_at=row["revoked_at"],
-        daily_simulation_quota=row["daily_simulation_quota"],
-        rate_limit=row["rate_limit"],
-    )
 
 
 def _key_id(text: str) -> str:
@@ -150,7 +77,7 @@ async def create_key(
     )
     await uow.commit()
     response.headers["Location"] = f"{PATH}/{row['id']}"
-    return CreatedKey(**resource_from_row(row).model_dump(), secret=issued.secret)
+    return CreatedKey(**key_of(row).model_dump(), secret=issued.secret)
 
 
 @router.get(
@@ -177,7 +104,7 @@ async def list_keys(
         role=role,
         revoked=revoked,
     )
-    return KeyPage.of_rows(rows, limit, resource_from_row)
+    return KeyPage.of_rows(rows, limit, key_of)
 
 
 @router.get(
@@ -192,7 +119,7 @@ async def get_key(
     row = await store.find_key(uow, _visible_id(key_id, principal))
     if row is None:
         raise not_found("API key", key_id)
-    resource = resource_from_row(row)
+    resource = key_of(row)
     tagged(resource, response)
     return resource
 
@@ -219,9 +146,9 @@ async def revoke_key(
     current = await store.find_key(uow, canonical)
     if current is None:
         raise not_found("API key", key_id)
-    require_match(if_match, resource_from_row(current))
+    require_match(if_match, key_of(current))
     row = await store.revoke_key(uow, canonical)
     if row is None:
         raise not_found("API key", key_id)
     await uow.commit()
-    return resource_from_row(row)
+    return key_of(row)

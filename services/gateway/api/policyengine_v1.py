@@ -24,10 +24,10 @@ from typing import Any
 import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
 from starlette.background import BackgroundTask
 
 from services.gateway.api.guard import CurrentPrincipal, PublicRoute
+from services.gateway.api.schemas import V1Calculate, V1PolicyCreate
 from services.gateway.api.upstream import on_behalf_of, send
 from services.gateway.domain.auth import Principal
 from shared.settings import ServiceName, Settings
@@ -39,24 +39,6 @@ V1_STATUS = {422: 400}
 router = APIRouter(
     prefix=f"/{COUNTRY}", tags=["policyengine-v1"], route_class=PublicRoute, include_in_schema=False
 )
-
-
-class V1Calculate(BaseModel):
-    """v1's household calculation: a household, and a reform or none."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    household: dict[str, Any]
-    policy: dict[str, Any] | None = None
-
-
-class V1PolicyCreate(BaseModel):
-    """v1's policy: a reform in PolicyEngine's format, and a label."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    data: dict[str, Any]
-    label: str | None = Field(default=None, max_length=200)
 
 
 def v1_ok(result: Any, status: int = 200, message: str | None = None) -> JSONResponse:

@@ -10,8 +10,15 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
 
+from services.policy.api.schemas import (
+    ParameterPage,
+    ParameterResource,
+    ParameterSummary,
+    ValueFromResource,
+    VariablePage,
+    VariableResource,
+)
 from services.policy.domain.metadata import (
     CatalogPage,
     Info,
@@ -24,7 +31,6 @@ from shared.pagination import DEFAULT_PAGE, PageCursor, PageLimit
 from shared.problems import FieldError, invalid, not_found, openapi_problem
 
 RETRY_AFTER_SECONDS = 15
-CTC = "gov.irs.credits.ctc.amount.base[0].amount"
 
 router = APIRouter(tags=["metadata"])
 
@@ -37,109 +43,6 @@ Search = Annotated[
         examples=["child tax credit"],
     ),
 ]
-
-
-class ValueFromResource(BaseModel):
-    """A parameter's value from `start` on, until the next entry's start."""
-
-    start: str = Field(description="ISO date", examples=["2025-01-01"])
-    value: Any = Field(description="A number, boolean, string or list", examples=[2200])
-
-
-class ParameterSummary(BaseModel):
-    """A parameter a reform can set, as lists show it."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "name": CTC,
-                    "label": "Child Tax Credit base amount (bracket 1): amount",
-                    "description": "Base value of the Child Tax Credit, by child age.",
-                    "unit": "currency-USD",
-                    "period": "year",
-                }
-            ]
-        }
-    )
-
-    name: str
-    label: str | None = None
-    description: str | None = None
-    unit: str | None = None
-    period: str | None = None
-
-
-class ParameterResource(ParameterSummary):
-    """A parameter with its current-law values over time, oldest first."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "name": CTC,
-                    "label": "Child Tax Credit base amount (bracket 1): amount",
-                    "description": "Base value of the Child Tax Credit, by child age.",
-                    "unit": "currency-USD",
-                    "period": "year",
-                    "values": [
-                        {"start": "2018-01-01", "value": 2000},
-                        {"start": "2025-01-01", "value": 2200},
-                    ],
-                }
-            ]
-        }
-    )
-
-    values: list[ValueFromResource]
-
-
-class VariableResource(BaseModel):
-    """A policyengine-us variable: what it is, for whom, over which period."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "name": "household_net_income",
-                    "label": "net income",
-                    "entity": "household",
-                    "unit": "currency-USD",
-                    "definition_period": "year",
-                    "value_type": "float",
-                    "documentation": None,
-                    "default_value": 0,
-                    "possible_values": None,
-                }
-            ]
-        }
-    )
-
-    name: str
-    label: str | None = None
-    entity: str = Field(description="person, tax_unit, spm_unit, family, household, ...")
-    unit: str | None = None
-    definition_period: str = Field(description="year, month or eternity")
-    value_type: str = Field(description="float, int, bool, str, Enum or date")
-    documentation: str | None = None
-    default_value: Any = None
-    possible_values: list[str] | None = Field(
-        default=None, description="The names an Enum variable may take"
-    )
-
-
-class ParameterPage(BaseModel):
-    """One page of parameters in name order; pass `next_cursor` back for the next page."""
-
-    items: list[ParameterSummary]
-    next_cursor: str | None = None
-
-
-class VariablePage(BaseModel):
-    """One page of variables in name order; pass `next_cursor` back for the next page."""
-
-    items: list[VariableResource]
-    next_cursor: str | None = None
 
 
 def built_catalog(request: Request) -> MetadataCatalog:

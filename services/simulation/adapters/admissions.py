@@ -18,6 +18,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from tenacity import AsyncRetrying, retry_if_result, stop_after_delay, wait_fixed
+
 from contracts.envelope import CloudEvent
 from services.simulation.db import access
 from services.simulation.db import admissions as store
@@ -68,14 +70,15 @@ class Admissions:
         projected or `wait_seconds` pass: a client may create a dataset or policy and a
         simulation on it a moment later, and the events carrying them normally reach this
         service's projections within a second. Known inputs cost no wait."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + wait_seconds
-        while True:
-            answers = await self.admit(requests, caller)
-            remaining = deadline - loop.time()
-            if not any(a.errors for a in answers) or remaining <= 0:
-                return answers
-            await asyncio.sleep(min(PROJECTION_POLL_SECONDS, remaining))
+        retrying = AsyncRetrying(
+            retry=retry_if_result(lambda answers: any(a.errors for a in answers)),
+            wait=wait_fixed(PROJECTION_POLL_SECONDS),
+            stop=stop_after_delay(wait_seconds),
+            # Still refused once the wait is over: the refusals are the answers.
+            retry_error_callback=lambda state: state.outcome.result() if state.outcome else [],
+        )
+        answers: list[Admission] = await retrying(self.admit, requests, caller)
+        return answers
 
     async def _admit_waiting(self) -> None:
         while self._waiting:

@@ -1,6 +1,6 @@
 """The `simulation.households` queue, shared by the API that calls it and the workers
-that answer it: its name, its declaration (a `shared.broker.RequestQueue`), and a call's
-deadline header.
+that answer it: its name, its declaration (a `shared.broker.RequestQueue`), a call's
+deadline header, and the decoder both sides' FastStream subscribers read bodies with.
 
 The queue is a quorum queue with a delivery limit, like every consumer queue: a
 calculation whose deliveries keep failing (a household that takes down each worker that
@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from aio_pika.abc import AbstractChannel, AbstractQueue
+from faststream.rabbit import RabbitMessage
 
 from shared.broker import DeadLettering, RequestQueue, dead_letter_queue_name
 from shared.settings import Settings
@@ -57,3 +58,10 @@ def past_deadline(headers: Any, now: float) -> bool:
     """Whether a call's caller has stopped waiting for it (`now` in Unix seconds)."""
     deadline = (headers or {}).get(DEADLINE_HEADER)
     return isinstance(deadline, int) and now * 1000 > deadline
+
+
+async def message_body(message: RabbitMessage) -> bytes:
+    """A FastStream decoder that leaves the body as it came: the handler parses it, so that
+    a body that is not JSON is answered (422, or an error to the caller) rather than
+    failing the delivery until it is dead-lettered."""
+    return message.body

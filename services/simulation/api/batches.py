@@ -9,55 +9,25 @@ equal one (200), an earlier item of the same batch included.
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
 from services.simulation.api.routes import PATH, AdmissionsDep
-from services.simulation.domain.simulations import (
+from services.simulation.api.schemas import (
+    BatchItem,
+    BatchResult,
+    SimulationBatch,
     SimulationRequest,
-    SimulationResource,
-    resource_from_row,
 )
+from services.simulation.domain.simulations import resource_from_row
 from shared.principals import WritingCallerDep
 from shared.problems import FieldError, invalid, openapi_problem
 from shared.service import ProcessDep
 
-MAX_BATCH = 100
 # How many simulations the batch created, for the gateway's daily quota.
 ACCEPTED_HEADER = "Fiscus-Simulations-Accepted"
 
 router = APIRouter(prefix=PATH, tags=["simulations"])
-
-
-class SimulationBatch(BaseModel):
-    """Simulations to request together, e.g. one dataset under twenty reforms."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    simulations: list[dict[str, Any]] = Field(
-        min_length=1,
-        max_length=MAX_BATCH,
-        description="Each item is the body of `POST /api/v1/simulations`.",
-        json_schema_extra={"items": {"$ref": "#/components/schemas/SimulationRequest"}},
-    )
-
-
-class BatchItem(BaseModel):
-    """What became of one item: a new simulation (202) or an existing equal one (200)."""
-
-    index: int
-    status: int = Field(description="202: a new simulation; 200: an equal one existed")
-    simulation: SimulationResource
-
-
-class BatchResult(BaseModel):
-    """The items in the order sent."""
-
-    items: list[BatchItem]
-    accepted: int = Field(description="New simulations (items answered 202)")
-    existing: int = Field(description="Items answered with an existing simulation (200)")
 
 
 def _field(index: int, location: tuple[int | str, ...]) -> str:

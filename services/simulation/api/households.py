@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.simulation.adapters.household_calls import HouseholdCalls
+from services.simulation.api.schemas import HouseholdCalculation, HouseholdCalculationRequest
 from services.simulation.db import projections
-from services.simulation.domain.households import DEFAULT_VARIABLES, structure_errors
+from services.simulation.domain.households import structure_errors
 from shared.principals import CallerDep
 from shared.problems import FieldError, ProblemError, invalid, openapi_problem
 from shared.service import ProcessDep
@@ -17,42 +15,6 @@ from shared.service import ProcessDep
 PATH = "/api/v1/households"
 
 router = APIRouter(prefix=PATH, tags=["households"])
-
-
-class HouseholdCalculationRequest(BaseModel):
-    """The body of `POST /api/v1/households/calculate`."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    household: dict[str, Any] = Field(
-        description="PolicyEngine's household JSON: people, tax_units, families, spm_units, "
-        'households, marital_units; values keyed by period; `{"2026": null}` asks for a value.'
-    )
-    policy: dict[str, dict[str, Any]] | None = Field(
-        default=None, description="A reform in PolicyEngine's format; current law when absent."
-    )
-    policy_id: str | None = Field(
-        default=None, min_length=1, max_length=200, description="A stored policy, instead."
-    )
-    variables: list[str] | None = Field(
-        default=None,
-        max_length=200,
-        description="Variables to calculate at the household's latest year; "
-        f"by default {', '.join(DEFAULT_VARIABLES)}.",
-    )
-
-    @model_validator(mode="after")
-    def _one_policy(self) -> HouseholdCalculationRequest:
-        if self.policy is not None and self.policy_id is not None:
-            raise ValueError("give either policy or policy_id, not both")
-        return self
-
-
-class HouseholdCalculation(BaseModel):
-    """The household as sent, with the calculated values in place."""
-
-    household: dict[str, Any]
-    model_version: str
 
 
 def _calls(request: Request) -> HouseholdCalls:

@@ -7,22 +7,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from contracts.envelope import CloudEvent
-from contracts.events.simulation.v1 import SimulationCancelled
 from services.simulation.adapters.admissions import Admissions
+from services.simulation.api.schemas import SimulationPage, SimulationRequest, SimulationResource
 from services.simulation.db import access
 from services.simulation.db import simulations as store
+from services.simulation.db.repository import SimulationRepository, simulation_of
 from services.simulation.domain.simulations import (
     FIRST_YEAR,
     ID_MAX_LENGTH,
     LAST_YEAR,
-    SimulationPage,
-    SimulationRequest,
-    SimulationResource,
     Status,
-    may_cancel,
     resource_from_row,
 )
+from services.simulation.domain.transitions import SimulationFinished
 from shared.etags import tagged
 from shared.pagination import DEFAULT_PAGE, PageCursor, PageLimit, position_of
 from shared.principals import CallerDep, WritingCallerDep, forbidden
@@ -135,23 +132,21 @@ async def cancel_simulation(
         raise not_found("simulation", simulation_id)
     if not access.may_cancel_as(row, caller):
         raise forbidden("only the simulation's first requester, or an admin, cancels it")
-    if row["status"] == Status.CANCELLED:
+    simulation = simulation_of(row)
+    if simulation.status is Status.CANCELLED:
         return resource_from_row(row)
-    if not may_cancel(row["status"]):
+    try:
+        cancel = simulation.cancel(datetime.now(UTC))
+    except SimulationFinished as refused:
         raise ProblemError(
             409,
             "Conflict",
-            f"simulation {simulation_id} is already {row['status']}",
+            f"simulation {simulation_id} is already {refused.status}",
             kind="conflict",
-        )
-    cancelled_at = datetime.now(UTC)
-    row = await store.mark_cancelled(uow, simulation_id, cancelled_at=cancelled_at)
-    await uow.publish(
-        CloudEvent.wrap(
-            SimulationCancelled(simulation_id=simulation_id, cancelled_at=cancelled_at),
-            source=process.source,
-            subject=simulation_id,
-        )
-    )
+        ) from refused
+    repository = SimulationRepository(uow)
+    await repository.record(simulation, cancel, source=process.source)
+    row = await store.find_simulation(uow, simulation_id)
     await uow.commit()
+    assert row is not None  # locked, and just cancelled
     return resource_from_row(row)

@@ -1,9 +1,7 @@
-"""Reads and writes of the `simulations` table."""
+"""Row reads and writes of the `simulations` table (the handlers go through db/repository.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.simulation.db.tables import simulations
 from services.simulation.domain.simulations import SimulationRequest, Status
 from shared.db import UnitOfWork
-from shared.pagination import Position, newest_first
 
 
 async def insert_simulation(
@@ -47,90 +44,12 @@ async def find_simulation(
     return (await uow.execute(statement)).mappings().first()
 
 
-async def list_simulations(
-    uow: UnitOfWork,
-    *,
-    limit: int,
-    after: Position | None = None,
-    status: Status | None = None,
-) -> Sequence[RowMapping]:
-    """Newest first, from just after the `(created_at, id)` position `after`."""
-    statement = newest_first(sa.select(simulations), simulations, after)
-    if status is not None:
-        statement = statement.where(simulations.c.status == status.value)
-    return (await uow.execute(statement.limit(limit))).mappings().all()
-
-
 async def _update(uow: UnitOfWork, simulation_id: str, **values: Any) -> None:
     await uow.execute(simulations.update().where(simulations.c.id == simulation_id).values(values))
 
 
-async def mark_running(
-    uow: UnitOfWork, simulation_id: str, *, started_at: datetime, attempts: int
-) -> None:
-    await _update(
-        uow, simulation_id, status=Status.RUNNING.value, started_at=started_at, attempts=attempts
-    )
-
-
 async def set_attempts(uow: UnitOfWork, simulation_id: str, attempts: int) -> None:
     await _update(uow, simulation_id, attempts=attempts)
-
-
-async def mark_completed(
-    uow: UnitOfWork,
-    simulation_id: str,
-    *,
-    completed_at: datetime,
-    results: list[dict[str, Any]],
-    timings: dict[str, Any],
-    model_version: str,
-    dataset_sha256: str,
-) -> None:
-    await _update(
-        uow,
-        simulation_id,
-        status=Status.COMPLETED.value,
-        completed_at=completed_at,
-        results=results,
-        timings=timings,
-        model_version=model_version,
-        dataset_sha256=dataset_sha256,
-        error_type=None,
-        error_reason=None,
-    )
-
-
-async def mark_failed(
-    uow: UnitOfWork,
-    simulation_id: str,
-    *,
-    completed_at: datetime,
-    error_type: str,
-    reason: str,
-    attempts: int | None = None,
-) -> None:
-    values: dict[str, Any] = {
-        "status": Status.FAILED.value,
-        "completed_at": completed_at,
-        "error_type": error_type[:128],
-        "error_reason": reason[:4000],
-    }
-    if attempts is not None:
-        values["attempts"] = attempts
-    await _update(uow, simulation_id, **values)
-
-
-async def mark_cancelled(
-    uow: UnitOfWork, simulation_id: str, *, cancelled_at: datetime
-) -> RowMapping:
-    result = await uow.execute(
-        simulations.update()
-        .where(simulations.c.id == simulation_id)
-        .values(status=Status.CANCELLED.value, cancelled_at=cancelled_at)
-        .returning(*simulations.c)
-    )
-    return result.mappings().one()
 
 
 async def count_by_status(connection: AsyncConnection) -> dict[str, int]:

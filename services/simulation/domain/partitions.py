@@ -26,6 +26,10 @@ state first into the smallest group). A budget window repeats the plan for each 
 The plan depends only on the counts and the settings, never on the moment's load, so
 a dataset's partitions, and with them its kept baselines (domain/baselines.py), are
 the same from one simulation to the next.
+
+A stored partition is a `Partition` (queued, running, done), moved by its simulation's
+steps (domain/lifecycle.py); `years_to_rank` and `RankedFiles` say which partitions'
+household files get their deciles ranked again, and whether a ranking still applies.
 """
 
 from __future__ import annotations
@@ -33,11 +37,16 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
 
 import numpy as np
 
+from services.simulation.domain.results import StoredResult
 from services.simulation.domain.systems import Reform
+from services.simulation.domain.transitions import IllegalTransition
 from shared.population import GROUP_ENTITIES, Population
 
 
@@ -185,3 +194,71 @@ class PartitionJob:
     @property
     def context(self) -> str:
         return f"partition {self.partition} ({self.year}: {', '.join(self.states)})"
+
+
+class PartitionStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+
+
+@dataclass(frozen=True)
+class Partition:
+    """One partition of a simulation as stored: its states, its progress, its files.
+
+    Its steps (`start`, `finish`) are the simulation's (domain/lifecycle.py), which
+    counts them.
+    """
+
+    simulation_id: str
+    index: int
+    year: int
+    states: tuple[str, ...]
+    households: int
+    status: PartitionStatus = PartitionStatus.QUEUED
+    attempts: int = 0
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    results: tuple[StoredResult, ...] | None = None
+    timings: Mapping[str, Any] | None = None
+
+    @property
+    def context(self) -> str:
+        """How a failure's reason and the logs name the partition."""
+        return f"partition {self.index} ({self.year}: {', '.join(self.states)})"
+
+    @property
+    def is_done(self) -> bool:
+        return self.status is PartitionStatus.DONE
+
+    def ranked(self, results: Sequence[StoredResult]) -> Partition:
+        """This done partition with its files as ranking its year's deciles rewrote them."""
+        if not self.is_done:
+            raise IllegalTransition(f"{self.context} is {self.status}: its files are not final")
+        return replace(self, results=tuple(results))
+
+
+def years_to_rank(partitions: Sequence[Partition]) -> dict[int, list[Partition]]:
+    """The years split over several partitions, each with its partitions in order: their
+    deciles are ranked again over the whole year once every partition is done."""
+    by_year: dict[int, list[Partition]] = {}
+    for partition in sorted(partitions, key=lambda p: p.index):
+        by_year.setdefault(partition.year, []).append(partition)
+    return {year: by_year[year] for year in sorted(by_year) if len(by_year[year]) > 1}
+
+
+@dataclass(frozen=True)
+class RankedFiles:
+    """The files of the partitions of years split in several, as ranking the years'
+    deciles rewrote them (`ranked`), and the files the ranking read (`basis`), by index."""
+
+    basis: Mapping[int, tuple[StoredResult, ...] | None]
+    ranked: Mapping[int, tuple[StoredResult, ...]]
+
+    def applied_to(self, partitions: Sequence[Partition]) -> list[Partition] | None:
+        """The partitions, those ranked with their rewritten files; None when the ranking
+        read other partitions or other files than these hold (it must be done again)."""
+        to_rank = [p for of_year in years_to_rank(partitions).values() for p in of_year]
+        if {p.index: p.results for p in to_rank} != dict(self.basis):
+            return None
+        return [p.ranked(self.ranked[p.index]) if p.index in self.ranked else p for p in partitions]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,6 +97,18 @@ class StoredResult:
             rows=rows,
             year=year,
             partition=partition,
+        )
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> StoredResult:
+        """The file a stored record (`as_record`) describes."""
+        return cls(
+            name=record["name"],
+            uri=record["uri"],
+            sha256=record["sha256"],
+            rows=record["rows"],
+            year=record.get("year"),
+            partition=record.get("partition"),
         )
 
     def as_record(self) -> dict[str, Any]:

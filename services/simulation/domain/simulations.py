@@ -253,17 +253,36 @@ def progress_of(row: Mapping[Any, Any], now: datetime) -> Progress | None:
     """The progress of a planned simulation (None before a worker planned it)."""
     if row.get("partitions_total") is None or row["started_at"] is None:
         return None
-    end = row["completed_at"] or row["cancelled_at"] or now
-    elapsed = max(0.0, (end - row["started_at"]).total_seconds())
-    done, total = row["households_done"], row["households_total"]
+    return progress_at(
+        Status(row["status"]),
+        started_at=row["started_at"],
+        ended_at=row["completed_at"] or row["cancelled_at"],
+        partitions=(row["partitions_done"], row["partitions_total"]),
+        households=(row["households_done"], row["households_total"]),
+        now=now,
+    )
+
+
+def progress_at(
+    status: Status,
+    *,
+    started_at: datetime,
+    ended_at: datetime | None,
+    partitions: tuple[int, int],
+    households: tuple[int, int],
+    now: datetime,
+) -> Progress:
+    """A planned simulation's progress, from `(done, total)` partitions and households."""
+    elapsed = max(0.0, ((ended_at or now) - started_at).total_seconds())
+    done, total = households
     return Progress(
-        partitions_done=row["partitions_done"],
-        partitions_total=row["partitions_total"],
+        partitions_done=partitions[0],
+        partitions_total=partitions[1],
         households_done=done,
         households_total=total,
         elapsed_seconds=round(elapsed, 3),
         estimated_seconds_left=None
-        if Status(row["status"]) in FINISHED
+        if status in FINISHED
         else estimated_seconds_left(elapsed, done, total),
     )
 

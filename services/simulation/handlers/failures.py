@@ -6,20 +6,12 @@ import logging
 from datetime import UTC, datetime
 
 from contracts.envelope import CloudEvent
-from contracts.events.simulation.v1 import SimulationFailed
-from services.simulation.db import simulations as store
-from services.simulation.domain.simulations import failure_of
-from shared.db import UnitOfWork
+from services.simulation.db.repository import SimulationRepository
+from services.simulation.domain.lifecycle import Simulation
+from services.simulation.domain.transitions import Transition
+from shared.db import Database, UnitOfWork
 
 log = logging.getLogger(__name__)
-
-
-class MissingInput(LookupError):
-    """A dataset or policy the simulation refers to is no longer known here."""
-
-
-class AttemptsExhausted(RuntimeError):
-    """A message was started as often as allowed without ever finishing."""
 
 
 async def record_failure(
@@ -27,35 +19,37 @@ async def record_failure(
     event: CloudEvent,
     consumer: str,
     source: str,
-    simulation_id: str,
-    error: BaseException,
-    *,
-    attempts: int | None = None,
-    context: str = "",
+    before: Simulation,
+    failed: Transition[Simulation],
 ) -> None:
-    """Fail the simulation for `error` (the caller holds its row lock and commits).
+    """Store a simulation's failure (`before` as loaded, its row locked by the caller,
+    who commits) and put `simulation.failed` in the outbox.
 
-    `context` (which partition) leads the reason. The delivery is recorded in
-    `consumer`'s inbox, so a redelivered copy has no second effect.
+    The delivery is recorded in `consumer`'s inbox, so a redelivered copy has no second
+    effect.
     """
     if not await uow.first_delivery(consumer, event):
         return
-    error_type, reason = failure_of(error)
-    if context:
-        reason = f"{context}: {reason}"
-    await store.mark_failed(
-        uow,
-        simulation_id,
-        completed_at=datetime.now(UTC),
-        error_type=error_type,
-        reason=reason,
-        attempts=attempts,
-    )
-    await uow.publish(
-        CloudEvent.wrap(
-            SimulationFailed(simulation_id=simulation_id, reason=reason, error_type=error_type),
-            source=source,
-            subject=simulation_id,
-        )
-    )
-    log.info("simulation %s failed: %s", simulation_id, reason)
+    await SimulationRepository(uow).record(before, failed, source=source)
+    log.info("simulation %s failed: %s", before.id, failed.state.error_reason)
+
+
+async def fail_unless_finished(
+    database: Database,
+    event: CloudEvent,
+    consumer: str,
+    source: str,
+    simulation_id: str,
+    error: BaseException,
+    *,
+    context: str = "",
+) -> None:
+    """Fail the simulation for `error`, `context` (which partition) leading the reason,
+    in a unit of work of its own; a finished simulation is left as it is."""
+    async with database.unit_of_work() as uow:
+        simulation = await SimulationRepository(uow).get(simulation_id, for_update=True)
+        if simulation is None or simulation.is_finished:
+            return
+        failed = simulation.fail(error, datetime.now(UTC), context=context)
+        await record_failure(uow, event, consumer, source, simulation, failed)
+        await uow.commit()

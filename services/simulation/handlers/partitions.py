@@ -1,19 +1,19 @@
 """The workers' consumer of `simulation.partition.requested`: compute one partition.
 
-Per message, three steps: (1) claim it (`partition_claims`): under the simulation's
-and the partition's row locks, skip what is finished or done, count the attempt, and
-after `attempts` of them fail the simulation and reject the message to the
-dead-letter queue; (2) compute it: load the partition's households and run baseline
-and reform on the warm engine, off the event loop, the baseline's values reused
-when this population, year, baseline policy and model were run before
-(`domain.baselines`); (3) finish it (`partition_results`): in one unit of work under
-the simulation's row lock, write its files, mark it done, count it, and complete the
-simulation when it is the last.
+Per message, three steps, each in its own module: (1) claim it (`partition_claims`):
+under the simulation's and the partition's row locks, skip what is finished or done,
+count the attempt, and after `attempts` of them fail the simulation and reject the
+message to the dead-letter queue; (2) compute it, here, with no transaction open: load
+the partition's households and run baseline and reform on the warm engine, off the
+event loop, the baseline's values reused when this population, year, baseline policy
+and model were run before (`domain.baselines`); (3) finish it (`partition_results`):
+write its files with no row locked, then, under the simulation's row lock, mark it
+done, count it, and complete the simulation when it is the last.
 
-Every write of a simulation's result objects and every change of its counters
-happens under its row lock, so two workers finishing at once are serialised: exactly
-one of them counts the last partition, and a cancel either comes first (the late
-result is discarded) or finds the simulation completed.
+Every change of a simulation's counters happens under its row lock, so two workers
+finishing at once are serialised: exactly one of them counts the last partition, and a
+cancel either comes first (the late result is discarded) or finds the simulation
+completed.
 
 A worker that dies leaves its message unacknowledged: RabbitMQ delivers it again,
 to any worker, and the attempt is counted. A second copy of the request (published
@@ -31,23 +31,14 @@ import logging
 import time
 
 from contracts.envelope import CloudEvent
-from contracts.events.simulation.v1 import (
-    SimulationPartitionRequested,
-)
+from contracts.events.simulation.v1 import SimulationPartitionRequested
 from contracts.results.v1 import HOUSEHOLDS_FILE, PEOPLE_FILE
-from services.simulation.adapters.warm_engine import (
-    SimulationEngine,
-    WarmEngine,
-)
-from services.simulation.db import simulations as store
+from services.simulation.adapters.warm_engine import SimulationEngine, WarmEngine
 from services.simulation.domain.baselines import baseline_key
 from services.simulation.domain.partitions import PartitionJob, population_of_states
 from services.simulation.domain.results import check_columns
-from services.simulation.domain.simulations import (
-    is_finished,
-)
 from services.simulation.domain.systems import reform_hash
-from services.simulation.handlers.failures import record_failure
+from services.simulation.handlers.failures import fail_unless_finished
 from services.simulation.handlers.partition_claims import PARTITIONS_QUEUE, PartitionClaims
 from services.simulation.handlers.partition_results import Calculation, PartitionResults
 from shared.db import Database
@@ -116,7 +107,15 @@ class PartitionRunner:
                 exc_info=True,
                 extra={"simulation_id": job.simulation_id},
             )
-            await self._fail(event, job, exc)
+            await fail_unless_finished(
+                self._database,
+                event,
+                PARTITIONS_QUEUE,
+                self._source,
+                job.simulation_id,
+                exc,
+                context=job.context,
+            )
             return
         # Calculated: an outage now waits here, rather than calculate again.
         await ride_out(
@@ -124,22 +123,6 @@ class PartitionRunner:
             what=f"{job.context} of simulation {job.simulation_id}",
             patience_seconds=self._patience,
         )
-
-    async def _fail(self, event: CloudEvent, job: PartitionJob, error: BaseException) -> None:
-        async with self._database.unit_of_work() as uow:
-            row = await store.find_simulation(uow, job.simulation_id, for_update=True)
-            if row is None or is_finished(row["status"]):
-                return
-            await record_failure(
-                uow,
-                event,
-                PARTITIONS_QUEUE,
-                self._source,
-                job.simulation_id,
-                error,
-                context=job.context,
-            )
-            await uow.commit()
 
     async def _calculate(self, job: PartitionJob, engine: SimulationEngine) -> Calculation:
         started = time.perf_counter()

@@ -1,11 +1,12 @@
 """The worker's consumer of `simulation.requested`: plan the simulation's partitions.
 
-Per message: (1) under the simulation's row lock, count the attempt and check it may
-start; (2) read the dataset's `state_fips` column and plan partitions (pure:
-domain/partitions.py); (3) in one unit of work, record the delivery in the inbox,
-store the partitions, mark the simulation running with its totals and put one
-`simulation.partition.requested` per partition in the outbox. Any worker then takes
-any partition (handlers/partitions.py).
+Per message: (1) under the simulation's row lock, count the attempt
+(`Simulation.start_planning`, domain/lifecycle.py) and read the dataset's projection,
+once; (2) with no transaction open, read the dataset's `state_fips` column and plan
+partitions (pure: domain/partitions.py); (3) in one unit of work, record the delivery
+in the inbox and store what `Simulation.plan` decided: the partitions, the simulation
+running with its totals, and one `simulation.partition.requested` per partition in
+the outbox. Any worker then takes any partition (handlers/partitions.py).
 
 A cancelled or finished simulation is not planned; a planned one is not planned
 again. A missing dataset or policy, an unreadable dataset or a region without
@@ -15,36 +16,30 @@ households fails the simulation at once: asking again would give the same answer
 from __future__ import annotations
 
 import asyncio
-import io
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import pandas as pd
-
 from contracts.envelope import CloudEvent
-from contracts.events.simulation.v1 import SimulationPartitionRequested, SimulationRequested
-from services.simulation.db import partitions as partition_store
+from contracts.events.simulation.v1 import SimulationRequested
+from services.simulation.adapters.result_files import read_households_by_state
 from services.simulation.db import projections
-from services.simulation.db import simulations as store
+from services.simulation.db.projections import DatasetView
+from services.simulation.db.repository import SimulationRepository
 from services.simulation.domain.partitions import (
     PartitionCosts,
     PlannedPartition,
-    households_by_state,
     in_region,
     plan_partitions,
 )
-from services.simulation.domain.simulations import attempts_exhausted, may_start
-from services.simulation.handlers.failures import (
-    AttemptsExhausted,
+from services.simulation.domain.transitions import (
+    AlreadyPlanned,
     MissingInput,
-    record_failure,
+    SimulationFinished,
 )
-from shared import storage
-from shared.db import Database
+from services.simulation.handlers.failures import fail_unless_finished, record_failure
+from shared.db import Database, UnitOfWork
 from shared.outages import is_outage, ride_out
-from shared.population import file_name
-from shared.states import POSTAL_CODE_BY_FIPS
 
 log = logging.getLogger(__name__)
 
@@ -59,13 +54,6 @@ class Planning:
     storage_uri: str
     region: str
     years: list[int]
-
-
-def read_households_by_state(storage_uri: str) -> dict[str, int]:
-    """Households per state of a stored dataset, reading only its `state_fips` column."""
-    data = storage.read_bytes(storage.join(storage_uri, file_name("household")))
-    frame = pd.read_parquet(io.BytesIO(data), columns=["state_fips"], engine="pyarrow")
-    return households_by_state(frame["state_fips"].to_numpy(), POSTAL_CODE_BY_FIPS)
 
 
 class SimulationPlanner:
@@ -98,7 +86,9 @@ class SimulationPlanner:
             if is_outage(exc):
                 raise  # the storage is unreachable: try again, the request is not at fault
             log.warning("simulation %s could not be planned", planning.simulation_id, exc_info=True)
-            await self._fail(event, planning.simulation_id, exc)
+            await fail_unless_finished(
+                self._database, event, REQUESTS_QUEUE, self._source, planning.simulation_id, exc
+            )
             return
         # Planned: an outage now waits here, rather than plan again as a new attempt.
         await ride_out(
@@ -108,45 +98,52 @@ class SimulationPlanner:
         )
 
     async def _start(self, event: CloudEvent, request: SimulationRequested) -> Planning | None:
-        """Count the attempt, unless the simulation is finished or planned already."""
+        """Count the attempt, unless the simulation is finished or planned already; read
+        the dataset's projection, the one read of it this step makes."""
         simulation_id = request.simulation_id
         async with self._database.unit_of_work() as uow:
-            row = await store.find_simulation(uow, simulation_id, for_update=True)
-            if row is None:
+            repository = SimulationRepository(uow)
+            simulation = await repository.get(simulation_id, for_update=True)
+            if simulation is None:
                 log.warning("request for unknown simulation %s ignored", simulation_id)
                 return None
-            if not may_start(row["status"]) or row["partitions_total"] is not None:
-                log.info("simulation %s already %s", simulation_id, row["status"])
-                return None
-            attempts = row["attempts"] + 1
+            now = datetime.now(UTC)
             try:
-                if attempts_exhausted(attempts, self._attempts):
-                    raise AttemptsExhausted(
-                        f"planning started {attempts - 1} times without finishing"
-                    )
+                attempt = simulation.start_planning(self._attempts, now)
+            except (SimulationFinished, AlreadyPlanned):
+                log.info("simulation %s already %s", simulation_id, simulation.status)
+                return None
+            dataset = None
+            if not attempt.state.is_finished:  # not failed for its attempts
                 dataset = await projections.find_dataset(uow, request.dataset_id)
-                if dataset is None:
-                    raise MissingInput(f"dataset {request.dataset_id} is not known")
-                for policy_id in (request.policy_id, request.baseline_policy_id):
-                    if (
-                        policy_id is not None
-                        and await projections.find_policy(uow, policy_id) is None
-                    ):
-                        raise MissingInput(f"policy {policy_id} is not known")
-            except (AttemptsExhausted, MissingInput) as exc:
-                await record_failure(
-                    uow, event, REQUESTS_QUEUE, self._source, simulation_id, exc, attempts=attempts
-                )
+                missing = await self._missing_input(uow, request, dataset)
+                if missing is not None:
+                    attempt = attempt.state.fail(missing, now)
+            if attempt.state.is_finished:
+                await record_failure(uow, event, REQUESTS_QUEUE, self._source, simulation, attempt)
                 await uow.commit()
                 return None
-            await store.set_attempts(uow, simulation_id, attempts)
+            assert dataset is not None  # known, or the attempt failed
+            await repository.record(simulation, attempt, source=self._source)
             await uow.commit()
         return Planning(
             simulation_id=simulation_id,
             storage_uri=dataset.storage_uri,
-            region=row["region"],
-            years=list(row["years"] or [row["year"]]),
+            region=simulation.region,
+            years=list(simulation.years),
         )
+
+    @staticmethod
+    async def _missing_input(
+        uow: UnitOfWork, request: SimulationRequested, dataset: DatasetView | None
+    ) -> MissingInput | None:
+        """Which of the request's dataset and policies this service does not know."""
+        if dataset is None:
+            return MissingInput(f"dataset {request.dataset_id} is not known")
+        for policy_id in (request.policy_id, request.baseline_policy_id):
+            if policy_id is not None and await projections.find_policy(uow, policy_id) is None:
+                return MissingInput(f"policy {policy_id} is not known")
+        return None
 
     async def _store(
         self, event: CloudEvent, planning: Planning, plan: list[PlannedPartition]
@@ -155,27 +152,15 @@ class SimulationPlanner:
         async with self._database.unit_of_work() as uow:
             if not await uow.first_delivery(REQUESTS_QUEUE, event):
                 return
-            row = await store.find_simulation(uow, simulation_id, for_update=True)
-            if row is None or not may_start(row["status"]) or row["partitions_total"] is not None:
+            repository = SimulationRepository(uow)
+            simulation = await repository.get(simulation_id, for_update=True)
+            if simulation is None:
                 return
-            await partition_store.insert_plan(
-                uow, simulation_id, plan, started_at=datetime.now(UTC)
-            )
-            for partition in plan:
-                await uow.publish(
-                    CloudEvent.wrap(
-                        SimulationPartitionRequested(
-                            simulation_id=simulation_id,
-                            partition=partition.index,
-                            partitions=len(plan),
-                            year=partition.year,
-                            states=list(partition.states),
-                            households=partition.households,
-                        ),
-                        source=self._source,
-                        subject=simulation_id,
-                    )
-                )
+            try:
+                planned = simulation.plan(plan, datetime.now(UTC))
+            except (SimulationFinished, AlreadyPlanned):
+                return  # finished or planned meanwhile
+            await repository.add_plan(simulation, planned, source=self._source)
             await uow.commit()
         log.info(
             "simulation %s planned",
@@ -186,11 +171,3 @@ class SimulationPlanner:
                 "households": sum(p.households for p in plan),
             },
         )
-
-    async def _fail(self, event: CloudEvent, simulation_id: str, error: BaseException) -> None:
-        async with self._database.unit_of_work() as uow:
-            row = await store.find_simulation(uow, simulation_id, for_update=True)
-            if row is None or not may_start(row["status"]):
-                return
-            await record_failure(uow, event, REQUESTS_QUEUE, self._source, simulation_id, error)
-            await uow.commit()

@@ -1,14 +1,18 @@
 """The households worker: household calculations over RabbitMQ request/reply, micro-batched.
 
 The simulation API publishes each calculation to the queue `simulation.households`
-with a `reply_to` queue and a correlation id. A worker takes messages only once
-its engine is warm, gathers those that arrive within `household_batch_ms` of the
-first (at most `household_batch_max`), calculates them together (one simulation per
-policy and compatible households, see domain/households.py) in a thread, and answers
-each on its `reply_to` with the same correlation id, then acknowledges it. A worker
-that dies with unacknowledged messages leaves them to another worker. A calculation
-answered before (the same household, variables, policy and model version) is answered
-from the worker's kept answers (`adapters.household_answers`) without calculating.
+with a `reply_to` queue and a correlation id. A worker subscribes to it (FastStream)
+only once its engine is warm. Its handler waits in the batcher, which gathers the
+calculations that arrive within `household_batch_ms` of the first (at most
+`household_batch_max`), calculates them together (one simulation per policy and
+compatible households, see domain/households.py) in a thread, and hands each its
+outcome; the handler returns the reply, which FastStream publishes to the request's
+`reply_to` with the same correlation id before acknowledging the request. A worker
+that dies with unacknowledged messages leaves them to another worker; a handler that
+fails has its message requeued; either way the quorum queue counts the delivery and
+dead-letters the message after its delivery limit. A calculation answered before (the
+same household, variables, policy and model version) is answered from the worker's kept
+answers (`adapters.household_answers`) without calculating.
 
 A reply is JSON: `{"status": 200, "household": {...}, "model_version": "..."}` or
 `{"status": 422 | 500, "errors": [{"field": ..., "message": ...}]}`.
@@ -26,8 +30,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import aio_pika
-from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
+from faststream import AckPolicy
+from faststream.exceptions import AckMessage
+from faststream.rabbit import Channel, RabbitBroker, RabbitMessage, RabbitResponse
+from faststream.rabbit.opentelemetry import RabbitTelemetryMiddleware
 from opentelemetry.trace import SpanKind
 
 from services.simulation.adapters.household_answers import HouseholdAnswers, answer_key
@@ -35,6 +41,7 @@ from services.simulation.adapters.households_queue import (
     DEFAULT_DEAD_LETTERING,
     HOUSEHOLDS_QUEUE,
     households_queue,
+    message_body,
     past_deadline,
 )
 from services.simulation.adapters.warm_engine import WarmEngine
@@ -191,7 +198,9 @@ def request_of(body: bytes) -> tuple[HouseholdRequest, Reform | None]:
 
 
 class HouseholdServer:
-    """Consumes `simulation.households` once the engine is warm, and replies."""
+    """A FastStream subscriber on `simulation.households`, started once the engine is warm:
+    it answers each request with what its handler returns (FastStream publishes it to the
+    request's `reply_to`, with its correlation id), then acknowledges it."""
 
     def __init__(
         self,
@@ -201,16 +210,27 @@ class HouseholdServer:
         prefetch: int,
         dead_lettering: DeadLettering = DEFAULT_DEAD_LETTERING,
     ) -> None:
-        self._amqp_url = amqp_url
         self._queue = households_queue(dead_lettering)
         self._engine = engine
         self._batcher = batcher
-        self._prefetch = prefetch
-        self._connection: AbstractRobustConnection | None = None
-        self._channel: aio_pika.abc.AbstractChannel | None = None
+        # Deliveries are handled concurrently, up to `prefetch`: they wait in the batcher
+        # together. A handler that fails has its message requeued, its delivery counted.
+        self.broker = RabbitBroker(
+            amqp_url,
+            default_channel=Channel(prefetch_count=prefetch),
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            logger=logging.getLogger("fiscus.broker"),
+            # Its per-message logs at DEBUG; the worker logs each batch.
+            log_level=logging.DEBUG,
+            # FastStream's consumer span per request, in the caller's trace.
+            middlewares=[RabbitTelemetryMiddleware()],
+        )
+        self.broker.subscriber(
+            self._queue.rabbit_queue(),
+            decoder=message_body,
+        )(self.answer)
         self._consuming = False
         self._start_task: asyncio.Task[None] | None = None
-        self._answers: set[asyncio.Task[None]] = set()
 
     @property
     def consumed(self) -> ConsumedQueue:
@@ -223,12 +243,9 @@ class HouseholdServer:
 
     async def _consume(self) -> None:
         await self._engine.get()
-        self._connection = await aio_pika.connect_robust(self._amqp_url)
-        self._channel = await self._connection.channel()
-        queue = await self._queue.declare(self._channel)
-        await self._channel.set_qos(prefetch_count=self._prefetch)
         self._batcher.start()
-        await queue.consume(self._on_message)
+        await self._queue.declare_through(self.broker)
+        await self.broker.start()
         self._consuming = True
         log.info("consuming household calculations", extra={"queue": HOUSEHOLDS_QUEUE})
 
@@ -237,24 +254,21 @@ class HouseholdServer:
             raise RuntimeError("not consuming household calculations yet")
 
     async def stop(self) -> None:
+        """Stop taking requests, answer those being calculated (FastStream waits for its
+        handlers, up to its graceful timeout), then close; what is left unacknowledged
+        goes back to the queue for another worker."""
+        self._consuming = False
         if self._start_task is not None:
             self._start_task.cancel()
             await asyncio.gather(self._start_task, return_exceptions=True)
+        await self.broker.stop()
         await self._batcher.stop()
-        if self._connection is not None:
-            await self._connection.close()
 
-    async def _on_message(self, message: AbstractIncomingMessage) -> None:
-        # Answered in its own task, so that the next messages reach the batcher meanwhile.
-        task = asyncio.create_task(self._answer(message))
-        self._answers.add(task)
-        task.add_done_callback(self._answers.discard)
-
-    async def _answer(self, message: AbstractIncomingMessage) -> None:
+    async def answer(self, body: bytes, message: RabbitMessage) -> RabbitResponse:
+        """The reply to one request; a request past its deadline is acknowledged unanswered."""
         if past_deadline(message.headers, time.time()):
             HOUSEHOLD_ANSWERS.labels("expired").inc()
-            await message.ack()
-            return
+            raise AckMessage()
         engine = await self._engine.get()
         # A span in the caller's trace (its context travels in the message headers).
         with tracer().start_as_current_span(
@@ -263,20 +277,13 @@ class HouseholdServer:
             kind=SpanKind.CONSUMER,
         ):
             try:
-                request, policy = request_of(message.body)
+                request, policy = request_of(body)
             except ValueError as exc:
                 reply = {"status": 422, "errors": [{"field": "body", "message": str(exc)}]}
             else:
                 outcome = await self._batcher.calculate(request, policy)
                 reply = reply_of(outcome, engine.model_version)
-        if message.reply_to and self._channel is not None:
-            await self._channel.default_exchange.publish(
-                aio_pika.Message(
-                    json.dumps(reply).encode(),
-                    correlation_id=message.correlation_id,
-                    content_type="application/json",
-                ),
-                routing_key=message.reply_to,
-                mandatory=False,
-            )
-        await message.ack()
+        # Not mandatory: a caller that has gone has taken its reply queue with it.
+        return RabbitResponse(
+            json.dumps(reply).encode(), content_type="application/json", mandatory=False
+        )

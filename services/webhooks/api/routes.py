@@ -14,7 +14,7 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response
 from contracts.envelope import CloudEvent
 from contracts.events.webhook.v1 import WebhookTest
 from services.webhooks.adapters.targets import RefusedTarget, checked_address
-from services.webhooks.api.models import (
+from services.webhooks.api.schemas import (
     Delivery,
     DeliveryPage,
     Endpoint,

@@ -1,4 +1,4 @@
-"""What the webhooks API reads and answers."""
+"""The webhooks API's request and response bodies, and how rows read as them."""
 
 from __future__ import annotations
 
