@@ -129,6 +129,25 @@ def make_broker(settings: Settings) -> RabbitBroker:
     )
 
 
+def request_broker(amqp_url: str, *, prefetch: int | None = None) -> RabbitBroker:
+    """A broker for a request queue (`RequestQueue`): with `prefetch`, the server's, which
+    takes that many requests at once and requeues (counting it) one whose handler fails;
+    without, the caller's, which publishes requests and reads its own reply queue.
+    FastStream's telemetry middleware makes the producer and consumer spans; its
+    per-message logs are at DEBUG (two lines per call would drown a process's log)."""
+    options: dict[str, Any] = {}
+    if prefetch is not None:
+        options["default_channel"] = Channel(prefetch_count=prefetch)
+        options["ack_policy"] = AckPolicy.NACK_ON_ERROR
+    return RabbitBroker(
+        amqp_url,
+        logger=logging.getLogger("fiscus.broker"),
+        log_level=logging.DEBUG,
+        middlewares=[RabbitTelemetryMiddleware()],
+        **options,
+    )
+
+
 def consumer_queue(settings: Settings, name: str, event_type: str) -> RabbitQueue:
     """A consumer's durable quorum queue bound to one event type."""
     return RabbitQueue(

@@ -90,18 +90,58 @@ def configure_tracing(service: str) -> None:
     _instrument_databases()
 
 
+class _InTraceOnly(trace.Tracer):
+    """A tracer that makes a span only inside a trace: a statement of a request or a
+    message is traced, one of an outbox relay's or a delivery loop's polls (many a second,
+    each a trace of its own) is not."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def _inside(self, context: Context | None) -> bool:
+        return trace.get_current_span(context).get_span_context().is_valid
+
+    def start_span(
+        self, name: str, context: Context | None = None, *args: Any, **kwargs: Any
+    ) -> trace.Span:
+        if not self._inside(context):
+            return trace.INVALID_SPAN
+        return trace.get_tracer(self._name).start_span(name, context, *args, **kwargs)
+
+    @contextlib.contextmanager
+    def start_as_current_span(  # type: ignore[override]
+        self, name: str, context: Context | None = None, *args: Any, **kwargs: Any
+    ) -> Iterator[trace.Span]:
+        if not self._inside(context):
+            yield trace.INVALID_SPAN
+            return
+        with trace.get_tracer(self._name).start_as_current_span(
+            name, context, *args, **kwargs
+        ) as span:
+            yield span
+
+
+class _InTraceOnlyProvider(trace.TracerProvider):
+    """Gives the database instrumentations `_InTraceOnly` tracers."""
+
+    def get_tracer(self, instrumenting_module_name: str, *args: Any, **kwargs: Any) -> trace.Tracer:
+        return _InTraceOnly(instrumenting_module_name)
+
+
 def _instrument_databases() -> None:
-    """A span per statement: SQLAlchemy's (every engine made after this) and asyncpg's."""
+    """A span per statement inside a trace: SQLAlchemy's (every engine made after this)
+    and asyncpg's."""
     from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
     from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 
+    in_trace = _InTraceOnlyProvider()
     sqlalchemy = SQLAlchemyInstrumentor()
     if not sqlalchemy.is_instrumented_by_opentelemetry:
         # It declares SQLAlchemy below 2.1; 2.1's engine events, which it uses, are 2.0's.
-        sqlalchemy.instrument(skip_dep_check=True)
+        sqlalchemy.instrument(skip_dep_check=True, tracer_provider=in_trace)
     asyncpg = AsyncPGInstrumentor()  # type: ignore[no-untyped-call]
     if not asyncpg.is_instrumented_by_opentelemetry:
-        asyncpg.instrument()
+        asyncpg.instrument(tracer_provider=in_trace)
 
 
 @contextlib.contextmanager

@@ -215,7 +215,7 @@ def test_log_lines_carry_request_and_trace_ids(spans: InMemorySpanExporter) -> N
     assert inside["simulation_id"] == "s-1"
 
 
-async def test_database_statements_are_traced_by_sqlalchemy_and_asyncpg(
+async def test_statements_in_a_trace_are_traced_by_sqlalchemy_and_asyncpg_others_not(
     migrated: Settings, spans: InMemorySpanExporter
 ) -> None:
     engine = create_engine(migrated.service_database_url("webhooks"))
@@ -223,8 +223,13 @@ async def test_database_statements_are_traced_by_sqlalchemy_and_asyncpg(
         with tracer().start_as_current_span("request") as request_span:
             async with engine.connect() as connection:
                 await connection.execute(sa.text("select 1"))
+        # Outside any trace (an outbox relay's poll, say): no span.
+        async with engine.connect() as connection:
+            await connection.execute(sa.text("select 2"))
     finally:
         await engine.dispose()
+    roots = [span.name for span in spans.get_finished_spans() if span.parent is None]
+    assert roots == ["request"]
     trace_id = request_span.get_span_context().trace_id
     scopes = {
         span.instrumentation_scope.name

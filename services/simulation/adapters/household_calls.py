@@ -24,8 +24,7 @@ from typing import Any
 
 import aio_pika
 from faststream import AckPolicy
-from faststream.rabbit import RabbitBroker, RabbitMessage, RabbitQueue
-from faststream.rabbit.opentelemetry import RabbitTelemetryMiddleware
+from faststream.rabbit import RabbitMessage, RabbitQueue
 
 from services.simulation.adapters.households_queue import (
     DEFAULT_DEAD_LETTERING,
@@ -34,7 +33,7 @@ from services.simulation.adapters.households_queue import (
     households_queue,
     message_body,
 )
-from shared.broker import DeadLettering
+from shared.broker import DeadLettering, request_broker
 from shared.problems import ProblemError
 from shared.tracing import propagation_headers
 
@@ -56,14 +55,7 @@ class HouseholdCalls:
         self.timeout_seconds = timeout_seconds
         self._queue = households_queue(dead_lettering)
         self._replies = f"{HOUSEHOLDS_QUEUE}.replies.{uuid.uuid4().hex[:12]}"
-        # Its per-message logs at DEBUG: two lines per call would drown the API's log.
-        self._broker = RabbitBroker(
-            amqp_url,
-            logger=logging.getLogger("fiscus.broker"),
-            log_level=logging.DEBUG,
-            # A producer span per request, whose context the request carries to the worker.
-            middlewares=[RabbitTelemetryMiddleware()],
-        )
+        self._broker = request_broker(amqp_url)
         self._broker.subscriber(
             RabbitQueue(self._replies, durable=False, exclusive=True, auto_delete=True),
             decoder=message_body,

@@ -30,10 +30,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from faststream import AckPolicy
 from faststream.exceptions import AckMessage
-from faststream.rabbit import Channel, RabbitBroker, RabbitMessage, RabbitResponse
-from faststream.rabbit.opentelemetry import RabbitTelemetryMiddleware
+from faststream.rabbit import RabbitMessage, RabbitResponse
 from opentelemetry.trace import SpanKind
 
 from services.simulation.adapters.household_answers import HouseholdAnswers, answer_key
@@ -48,7 +46,7 @@ from services.simulation.adapters.warm_engine import WarmEngine
 from services.simulation.domain.household_engine import HouseholdOutcome, HouseholdRequest
 from services.simulation.domain.households import InvalidField
 from services.simulation.domain.systems import reform_hash
-from shared.broker import ConsumedQueue, DeadLettering
+from shared.broker import ConsumedQueue, DeadLettering, request_broker
 from shared.metrics import HOUSEHOLD_ANSWERS, HOUSEHOLD_BATCH_SECONDS, HOUSEHOLD_BATCH_SIZE
 from shared.tracing import context_from, tracer
 
@@ -215,16 +213,7 @@ class HouseholdServer:
         self._batcher = batcher
         # Deliveries are handled concurrently, up to `prefetch`: they wait in the batcher
         # together. A handler that fails has its message requeued, its delivery counted.
-        self.broker = RabbitBroker(
-            amqp_url,
-            default_channel=Channel(prefetch_count=prefetch),
-            ack_policy=AckPolicy.NACK_ON_ERROR,
-            logger=logging.getLogger("fiscus.broker"),
-            # Its per-message logs at DEBUG; the worker logs each batch.
-            log_level=logging.DEBUG,
-            # FastStream's consumer span per request, in the caller's trace.
-            middlewares=[RabbitTelemetryMiddleware()],
-        )
+        self.broker = request_broker(amqp_url, prefetch=prefetch)
         self.broker.subscriber(
             self._queue.rabbit_queue(),
             decoder=message_body,

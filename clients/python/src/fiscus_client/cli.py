@@ -16,13 +16,7 @@ from rich.console import Console
 from fiscus_client._sync.client import Fiscus
 from fiscus_client._sync.jobs import SimulationJob
 from fiscus_client.models import Simulation
-from fiscus_client.tables import (
-    keys_table,
-    print_json,
-    print_report,
-    rows_table,
-    simulation_table,
-)
+from fiscus_client.tables import keys_table, print_json, print_report, rows_table, simulation_table
 from fiscus_client.transport import FiscusError
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False)
